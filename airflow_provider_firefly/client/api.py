@@ -1,0 +1,671 @@
+"""The Firefly API client: authenticated calls, jobs, uploads, downloads, custom models.
+
+:class:`FireflyClient` (blocking, ``requests``) and :class:`AsyncFireflyClient` (asyncio,
+``httpx``) share one base that builds every request and reads every reply, one retry policy
+and one token manager; only the sending differs.
+
+Typical use::
+
+    client = FireflyClient(FireflyCredentials("my-client-id", "my-secret"))
+    job = client.generate_images({"prompt": "a lighthouse at dawn", "numVariations": 2})
+    status = client.wait(job, timeout=600)
+    for output in status.outputs:
+        client.download(output, f"/tmp/lighthouse-{output.seed}.png")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from airflow_provider_firefly import __version__
+from airflow_provider_firefly.client.config import (
+    FireflyCredentials,
+    HttpSettings,
+    TokenCacheSettings,
+)
+from airflow_provider_firefly.client.errors import (
+    FireflyAuthError,
+    FireflyConfigError,
+    FireflyConflictError,
+    FireflyError,
+    FireflyJobTimeoutError,
+    FireflyValidationError,
+)
+from airflow_provider_firefly.client.ims import mint_token
+from airflow_provider_firefly.client.jobs import (
+    JobHandle,
+    JobOutput,
+    JobStatus,
+    job_error,
+    parse_job_status,
+    parse_submit_response,
+)
+from airflow_provider_firefly.client.operations import OPERATIONS, Operation, get_operation
+from airflow_provider_firefly.client.tokens import AccessToken, SharedTokenStore, TokenManager
+from airflow_provider_firefly.client.transport import (
+    AsyncTransport,
+    HttpResponse,
+    StreamResult,
+    SyncTransport,
+)
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "AsyncFireflyClient",
+    "FireflyClient",
+    "PollPolicy",
+    "sniff_image_type",
+]
+
+log = logging.getLogger("airflow_provider_firefly.client")
+
+MAX_UPLOAD_BYTES = 15 * 1024 * 1024
+UPLOAD_TYPES = ("image/png", "image/jpeg", "image/webp", "image/tiff", "image/jxl")
+
+JobRef = JobHandle | str
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The upload content type from an image's first bytes, or None if not a supported type."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return "image/jxl"
+    return None
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When to poll a job: few requests, as Adobe's budget is a few per minute.
+
+    The first poll comes near the job's expected duration, then intervals grow by ``factor`` up
+    to ``max_interval``, with ±``jitter`` so that many jobs do not poll in step.
+    """
+
+    first_delay: float | None = None
+    factor: float = 1.5
+    min_interval: float = 1.0
+    max_interval: float = 30.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("min_interval", "max_interval", "factor"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise FireflyConfigError(f"{name} must be above 0, got {value!r}", field=name)
+        if self.first_delay is not None and self.first_delay < 0:
+            raise FireflyConfigError("first_delay must not be negative", field="first_delay")
+
+    def interval(self, poll_number: int, expected_seconds: float) -> float:
+        """Seconds to wait before poll ``poll_number`` (0 is the first poll)."""
+        if poll_number == 0:
+            base = self.first_delay if self.first_delay is not None else expected_seconds
+            return max(0.0, base)
+        base = min(self.max_interval, self.min_interval * self.factor ** (poll_number - 1))
+        base = max(base, self.min_interval)
+        spread = base * self.jitter
+        return max(self.min_interval, base + random.uniform(-spread, spread))  # noqa: S311
+
+
+def _default_user_agent() -> str:
+    return f"airflow-provider-firefly/{__version__} python-requests/{requests.__version__}"
+
+
+class _ClientBase:
+    """Everything the sync and async clients share: configuration, URLs, headers, parsing."""
+
+    def __init__(
+        self,
+        credentials: FireflyCredentials,
+        http: HttpSettings | None = None,
+        token_cache: TokenCacheSettings | None = None,
+        *,
+        shared_store: SharedTokenStore | None = None,
+        on_token: Callable[[str], None] | None = None,
+        user_agent: str | None = None,
+        token_manager: TokenManager | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.http = http or HttpSettings()
+        self.token_cache = token_cache or TokenCacheSettings()
+        self.shared_store = shared_store
+        self.on_token = on_token
+        self.user_agent = user_agent or _default_user_agent()
+        if token_manager is not None:
+            self.__dict__["token_manager"] = token_manager
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(client_id={self.credentials.client_id!r}, "
+            f"api_url={self.http.api_url!r})"
+        )
+
+    @cached_property
+    def _token_transport(self) -> SyncTransport:
+        return SyncTransport(self.http, user_agent=self.user_agent)
+
+    @cached_property
+    def token_manager(self) -> TokenManager:
+        """The token manager; its caches are shared by every client of the same credential."""
+        return TokenManager(
+            self.credentials,
+            lambda: mint_token(self.credentials, self._token_transport),
+            self.token_cache,
+            shared_store=self.shared_store,
+            on_token=self.on_token,
+        )
+
+    def url_for(self, path_or_url: str) -> str:
+        """An absolute URL: full URLs (status URLs as returned) are kept as they are."""
+        if urlsplit(path_or_url).scheme:
+            return path_or_url
+        return urljoin(self.http.api_url + "/", path_or_url.lstrip("/"))
+
+    def _auth_headers(self, url: str, token: AccessToken) -> dict[str, str]:
+        if not self.http.may_send_token_to(url):
+            host = urlsplit(url).hostname
+            raise FireflyConfigError(
+                f"refusing to send the Firefly token to {host!r}: only the connection's API "
+                f"host ({self.http.api_host}) and Adobe's *.adobe.io hosts may receive it",
+                field="api_url",
+            )
+        return {"Authorization": f"Bearer {token.value}", "x-api-key": self.credentials.client_id}
+
+    def _status_url(self, job: JobRef) -> str:
+        if isinstance(job, JobHandle):
+            return job.status_url
+        if urlsplit(job).scheme:
+            return job
+        return JobHandle.for_job_id(self.http.api_url, job).status_url
+
+    def _cancel_url(self, job: JobRef) -> str:
+        if isinstance(job, JobHandle) and job.cancel_url:
+            return job.cancel_url
+        if isinstance(job, JobHandle):
+            job = job.job_id
+        if urlsplit(job).scheme:
+            return job.replace("/v3/status/", "/v3/cancel/")
+        cancel = JobHandle.for_job_id(self.http.api_url, job).cancel_url
+        assert cancel is not None
+        return cancel
+
+    @staticmethod
+    def _submit_request(
+        operation: str | Operation, body: Mapping[str, Any], model_version: str | None
+    ) -> tuple[Operation, dict[str, str]]:
+        op = operation if isinstance(operation, Operation) else get_operation(operation)
+        if not op.submits_job:
+            raise FireflyConfigError(
+                f"{op.name} does not start a job; call its own method", field="operation"
+            )
+        if not isinstance(body, Mapping) or not body:
+            raise FireflyValidationError(
+                f"{op.label} needs a non-empty JSON object body",
+                errors=[{"loc": ["body"], "msg": "body is empty", "type": "value_error"}],
+            )
+        headers: dict[str, str] = {}
+        version = op.check_model_version(model_version)
+        if version:
+            headers["x-model-version"] = version
+        return op, headers
+
+
+class FireflyClient(_ClientBase):
+    """Blocking Firefly client (``requests``), safe to share between threads."""
+
+    @cached_property
+    def transport(self) -> SyncTransport:
+        return SyncTransport(self.http, user_agent=self.user_agent)
+
+    def get_access_token(self) -> str:
+        """A valid IMS access token, from the caches when possible."""
+        return self.token_manager.get_token().value
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+        what: str | None = None,
+    ) -> HttpResponse:
+        """An authenticated call; a 401 drops the token, refreshes it and retries once."""
+        url = self.url_for(path_or_url)
+        what = what or f"{method} {urlsplit(url).path}"
+        token = self.token_manager.get_token()
+        for attempt in (1, 2):
+            sent = {**(headers or {}), **self._auth_headers(url, token)}
+            try:
+                return self.transport.request(
+                    method,
+                    url,
+                    headers=sent,
+                    json_body=json_body,
+                    content=content,
+                    params=params,
+                    idempotent=idempotent,
+                    what=what,
+                )
+            except FireflyAuthError as error:
+                if attempt == 2 or error.status != 401:
+                    raise
+                log.info("%s: token refused (HTTP 401); refreshing it once", what)
+                self.token_manager.invalidate(token.value)
+                token = self.token_manager.get_token(force_refresh=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        operation: str | Operation,
+        body: Mapping[str, Any],
+        *,
+        model_version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JobHandle:
+        """Start a job. Never retried where Adobe may have accepted it (no double billing)."""
+        op, sent = self._submit_request(operation, body, model_version)
+        response = self.request(
+            op.method,
+            op.path,
+            json_body=dict(body),
+            headers={**sent, **(headers or {})},
+            idempotent=False,
+            what=op.label,
+        )
+        handle = parse_submit_response(response.json(), what=op.label)
+        log.info("%s accepted job %s", op.label, handle.job_id)
+        return handle
+
+    def get_status(self, job: JobRef) -> JobStatus:
+        """The job's current status (one request), polling the status URL as returned."""
+        url = self._status_url(job)
+        response = self.request("GET", url, what="GET /v3/status")
+        job_id = job.job_id if isinstance(job, JobHandle) else None
+        return parse_job_status(response.json(), job_id=job_id)
+
+    def cancel(self, job: JobRef) -> bool:
+        """Ask Firefly to cancel; False if the job had already finished or been cancelled."""
+        try:
+            self.request("PUT", self._cancel_url(job), what="PUT /v3/cancel")
+        except FireflyConflictError as error:
+            log.info("cancel: job already ended (%s)", error.error_code or error.status)
+            return False
+        return True
+
+    def wait(
+        self,
+        job: JobRef,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        expected_seconds: float = 15.0,
+        on_status: Callable[[JobStatus], None] | None = None,
+        cancel_on_timeout: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> JobStatus:
+        """Poll until the job ends; raise the typed error unless it succeeded.
+
+        :param timeout: seconds before giving up with :class:`FireflyJobTimeoutError`; the job
+            is then cancelled unless ``cancel_on_timeout`` is False.
+        """
+        poll = poll or PollPolicy()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        number = 0
+        while True:
+            delay = poll.interval(number, expected_seconds)
+            if deadline is not None:
+                delay = max(0.0, min(delay, deadline - time.monotonic()))
+            sleep(delay)
+            status = self.get_status(job)
+            if on_status is not None:
+                on_status(status)
+            if status.is_terminal:
+                error = job_error(status)
+                if error is not None:
+                    raise error
+                return status
+            if deadline is not None and time.monotonic() >= deadline:
+                if cancel_on_timeout:
+                    self._cancel_quietly(job)
+                raise FireflyJobTimeoutError(
+                    f"Firefly job {status.job_id} did not finish within {timeout:g} s "
+                    f"(last status {status.status})",
+                    job_id=status.job_id,
+                    job_status=status.status,
+                )
+            number += 1
+
+    def _cancel_quietly(self, job: JobRef) -> None:
+        try:
+            cancelled = self.cancel(job)
+            log.warning("deadline passed: cancel %s", "requested" if cancelled else "not needed")
+        except FireflyError as error:
+            log.warning("deadline passed: cancel failed: %s", error)
+
+    def run(
+        self,
+        operation: str | Operation,
+        body: Mapping[str, Any],
+        *,
+        model_version: str | None = None,
+        timeout: float | None = 3600.0,
+        poll: PollPolicy | None = None,
+    ) -> JobStatus:
+        """Submit, then wait: the whole job in one call."""
+        op = operation if isinstance(operation, Operation) else get_operation(operation)
+        handle = self.submit(op, body, model_version=model_version)
+        return self.wait(handle, timeout=timeout, poll=poll, expected_seconds=op.expected_seconds)
+
+    # -- one method per operation ------------------------------------------------------------
+
+    def generate_images(
+        self, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> JobHandle:
+        """``POST /v3/images/generate-async`` (Image 3, Image 4, custom models)."""
+        return self.submit("generate_images", body, model_version=model_version)
+
+    def generate_images_v4(
+        self, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> JobHandle:
+        """``POST /v4/images/generate-async`` (Image 5)."""
+        return self.submit("generate_images_v4", body, model_version=model_version)
+
+    def generate_similar_images(
+        self, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> JobHandle:
+        """``POST /v3/images/generate-similar-async``."""
+        return self.submit("generate_similar_images", body, model_version=model_version)
+
+    def expand_image(self, body: Mapping[str, Any]) -> JobHandle:
+        """``POST /v3/images/expand-async``."""
+        return self.submit("expand_image", body)
+
+    def fill_image(self, body: Mapping[str, Any]) -> JobHandle:
+        """``POST /v3/images/fill-async``."""
+        return self.submit("fill_image", body)
+
+    def generate_object_composite(self, body: Mapping[str, Any]) -> JobHandle:
+        """``POST /v3/images/generate-object-composite-async``."""
+        return self.submit("generate_object_composite", body)
+
+    def precise_composite(self, body: Mapping[str, Any]) -> JobHandle:
+        """``POST /v3/images/precise-composite``."""
+        return self.submit("precise_composite", body)
+
+    def adaptive_composite(self, body: Mapping[str, Any]) -> JobHandle:
+        """``POST /v3/images/adaptive-composite``."""
+        return self.submit("adaptive_composite", body)
+
+    def upscale_image(
+        self, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> JobHandle:
+        """``POST /v3/images/upscale``."""
+        return self.submit("upscale_image", body, model_version=model_version)
+
+    def generate_video(
+        self, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> JobHandle:
+        """``POST /v3/videos/generate``."""
+        return self.submit("generate_video", body, model_version=model_version)
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def upload_image(
+        self,
+        source: bytes | str | os.PathLike[str] | BinaryIO,
+        *,
+        content_type: str | None = None,
+    ) -> str:
+        """Upload an image (bytes, a local path or a binary file) and return its upload id.
+
+        The type is sniffed from the bytes when not given; more than 15 MB or an unsupported
+        type is refused before any request.
+        """
+        data = _read_upload(source)
+        sniffed = sniff_image_type(data[:32])
+        content_type = content_type or sniffed
+        if content_type not in UPLOAD_TYPES:
+            raise FireflyValidationError(
+                "image must be PNG, JPEG, WEBP, TIFF or JXL"
+                + (f", got {content_type!r}" if content_type else ""),
+                errors=[{"loc": ["image"], "msg": "unsupported type", "type": "type_error"}],
+            )
+        op = OPERATIONS["upload_image"]
+        response = self.request(
+            op.method,
+            op.path,
+            content=data,
+            headers={"Content-Type": content_type},
+            what=op.label,
+        )
+        payload = response.json()
+        images = payload.get("images") if isinstance(payload, dict) else None
+        if not images or not isinstance(images[0], dict) or not images[0].get("id"):
+            raise FireflyError(f"{op.label} answered without an upload id")
+        upload_id = str(images[0]["id"])
+        log.info("uploaded %d bytes (%s) as %s", len(data), content_type, upload_id)
+        return upload_id
+
+    def download(
+        self,
+        output: JobOutput | str,
+        destination: str | os.PathLike[str] | Callable[[], AbstractContextManager[IO[bytes]]],
+        *,
+        chunk_size: int = 1 << 20,
+    ) -> StreamResult:
+        """Stream an output to a local path (written atomically) or to a writer factory.
+
+        No credentials are sent to the presigned URL. Memory use is one chunk.
+        """
+        url = output.url if isinstance(output, JobOutput) else output
+        if callable(destination):
+            return self.transport.stream_to(url, destination, chunk_size=chunk_size)
+        return _download_to_path(self.transport, url, Path(destination), chunk_size)
+
+    def list_custom_models(
+        self, *, page_size: int = 20, sort_by: str | None = None, published_state: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every custom model the credential can use, fetched page by page."""
+        if not 1 <= page_size <= 100:
+            raise FireflyConfigError("page_size must be from 1 to 100", field="page_size")
+        op = OPERATIONS["list_custom_models"]
+        start = 0
+        while True:
+            params: dict[str, Any] = {"start": start, "limit": page_size}
+            if sort_by:
+                params["sortBy"] = sort_by
+            if published_state:
+                params["publishedState"] = published_state
+            payload = self.request(op.method, op.path, params=params, what=op.label).json()
+            models = payload.get("custom_models") if isinstance(payload, dict) else None
+            if not isinstance(models, list):
+                return
+            yield from (m for m in models if isinstance(m, dict))
+            start += len(models)
+            total = payload.get("total_count")
+            links = payload.get("_links") if isinstance(payload.get("_links"), dict) else {}
+            more = (isinstance(total, int) and start < total) or bool(links.get("next"))
+            if not models or not more:
+                return
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        for name in ("transport", "_token_transport"):
+            transport = self.__dict__.pop(name, None)
+            if transport is not None:
+                transport.close()
+
+    def __enter__(self) -> FireflyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_upload(source: bytes | str | os.PathLike[str] | BinaryIO) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise FireflyConfigError(f"image file {str(path)!r} does not exist", field="image")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise _too_large(path.stat().st_size)
+        data = path.read_bytes()
+    else:
+        data = source.read(MAX_UPLOAD_BYTES + 1)
+    if not data:
+        raise FireflyValidationError(
+            "image is empty",
+            errors=[{"loc": ["image"], "msg": "empty", "type": "value_error"}],
+        )
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise _too_large(len(data))
+    return data
+
+
+def _too_large(size: int) -> FireflyValidationError:
+    return FireflyValidationError(
+        f"image is {size / 1e6:.1f} MB; Firefly accepts uploads up to 15 MB",
+        errors=[{"loc": ["image"], "msg": "too large", "type": "value_error"}],
+    )
+
+
+def _download_to_path(
+    transport: SyncTransport, url: str, path: Path, chunk_size: int
+) -> StreamResult:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+
+    def open_sink() -> AbstractContextManager[IO[bytes]]:
+        return tmp.open("wb")
+
+    try:
+        result = transport.stream_to(url, open_sink, chunk_size=chunk_size)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
+
+
+class AsyncFireflyClient(_ClientBase):
+    """Asyncio Firefly client (``httpx``) for triggers: status, cancel and generic calls.
+
+    Shares the token caches of :class:`FireflyClient`; a token is minted in a worker thread
+    only on a cache miss, so the event loop never blocks.
+    """
+
+    @cached_property
+    def transport(self) -> AsyncTransport:
+        return AsyncTransport(self.http, user_agent=self.user_agent)
+
+    async def get_access_token(self) -> str:
+        return (await self.token_manager.aget_token()).value
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+        what: str | None = None,
+    ) -> HttpResponse:
+        """An authenticated call; a 401 drops the token, refreshes it and retries once."""
+        url = self.url_for(path_or_url)
+        what = what or f"{method} {urlsplit(url).path}"
+        token = await self.token_manager.aget_token()
+        for attempt in (1, 2):
+            sent = {**(headers or {}), **self._auth_headers(url, token)}
+            try:
+                return await self.transport.request(
+                    method,
+                    url,
+                    headers=sent,
+                    json_body=json_body,
+                    content=content,
+                    params=params,
+                    idempotent=idempotent,
+                    what=what,
+                )
+            except FireflyAuthError as error:
+                if attempt == 2 or error.status != 401:
+                    raise
+                log.info("%s: token refused (HTTP 401); refreshing it once", what)
+                await asyncio.to_thread(self.token_manager.invalidate, token.value)
+                token = await self.token_manager.aget_token(force_refresh=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def submit(
+        self,
+        operation: str | Operation,
+        body: Mapping[str, Any],
+        *,
+        model_version: str | None = None,
+    ) -> JobHandle:
+        """Start a job (see :meth:`FireflyClient.submit`)."""
+        op, sent = self._submit_request(operation, body, model_version)
+        response = await self.request(
+            op.method, op.path, json_body=dict(body), headers=sent, idempotent=False, what=op.label
+        )
+        return parse_submit_response(response.json(), what=op.label)
+
+    async def get_status(self, job: JobRef) -> JobStatus:
+        """The job's current status (one request)."""
+        response = await self.request("GET", self._status_url(job), what="GET /v3/status")
+        job_id = job.job_id if isinstance(job, JobHandle) else None
+        return parse_job_status(response.json(), job_id=job_id)
+
+    async def cancel(self, job: JobRef) -> bool:
+        """Ask Firefly to cancel; False if the job had already ended."""
+        try:
+            await self.request("PUT", self._cancel_url(job), what="PUT /v3/cancel")
+        except FireflyConflictError as error:
+            log.info("cancel: job already ended (%s)", error.error_code or error.status)
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        transport = self.__dict__.pop("transport", None)
+        if transport is not None:
+            await transport.aclose()
+        token_transport = self.__dict__.pop("_token_transport", None)
+        if token_transport is not None:
+            token_transport.close()
+
+    async def __aenter__(self) -> AsyncFireflyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

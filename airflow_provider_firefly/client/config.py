@@ -1,0 +1,276 @@
+"""Validated settings of a Firefly client: credentials, endpoints, timeouts, retries, token cache.
+
+Everything here is checked on construction, so a bad value fails with a :class:`FireflyConfigError`
+that names the field, before any network call. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from airflow_provider_firefly.client.errors import FireflyConfigError
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_IMS_URL",
+    "DEFAULT_SCOPES",
+    "FireflyCredentials",
+    "HttpSettings",
+    "TokenCacheSettings",
+    "default_cache_dir",
+    "is_adobe_host",
+    "normalize_base_url",
+    "parse_scopes",
+]
+
+DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
+DEFAULT_API_URL = "https://firefly-api.adobe.io"
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "openid",
+    "AdobeID",
+    "session",
+    "additional_info",
+    "read_organizations",
+    "firefly_api",
+    "ff_apis",
+)
+
+_SCOPE_RE = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Scopes from a comma- or space-separated string or a list; the default when empty."""
+    if value is None:
+        return DEFAULT_SCOPES
+    if isinstance(value, str):
+        items = [s for s in re.split(r"[,\s]+", value) if s]
+    elif isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            if not isinstance(item, str):
+                raise FireflyConfigError(
+                    f"scopes must be strings, got {type(item).__name__}", field="scopes"
+                )
+            items.extend(s for s in re.split(r"[,\s]+", item) if s)
+    else:
+        raise FireflyConfigError(
+            "scopes must be a comma-separated string such as "
+            f"'{','.join(DEFAULT_SCOPES)}', got {type(value).__name__}",
+            field="scopes",
+        )
+    if not items:
+        return DEFAULT_SCOPES
+    for scope in items:
+        if not _SCOPE_RE.match(scope):
+            raise FireflyConfigError(
+                f"scope {scope!r} has characters IMS does not allow; use a comma-separated list "
+                f"such as '{','.join(DEFAULT_SCOPES)}'",
+                field="scopes",
+            )
+    return tuple(dict.fromkeys(items))
+
+
+def normalize_base_url(value: str, *, field_name: str) -> str:
+    """Check an https (or loopback http) base URL and drop a trailing slash."""
+    if not isinstance(value, str) or not value.strip():
+        raise FireflyConfigError(
+            f"{field_name} must be a URL such as https://...", field=field_name
+        )
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise FireflyConfigError(
+            f"{field_name} must be an absolute http(s) URL, got {value!r}", field=field_name
+        )
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise FireflyConfigError(
+            f"{field_name} must use https (plain http is only allowed for a local emulator on "
+            f"127.0.0.1 or localhost), got {value!r}",
+            field=field_name,
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise FireflyConfigError(
+            f"{field_name} must not carry a query, fragment or user info: {value!r}",
+            field=field_name,
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise FireflyConfigError(
+            f"{field_name} has an invalid port: {value!r}", field=field_name
+        ) from None
+    return value
+
+
+def is_adobe_host(host: str | None) -> bool:
+    """True for ``adobe.io`` and its subdomains, where Firefly answers."""
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    return host == "adobe.io" or host.endswith(".adobe.io")
+
+
+def _positive(value: float, name: str, *, upper: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise FireflyConfigError(f"{name} must be a number of seconds", field=name)
+    if value <= 0 or (upper is not None and value > upper):
+        bound = f" and at most {upper:g}" if upper is not None else ""
+        raise FireflyConfigError(f"{name} must be above 0{bound}, got {value!r}", field=name)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class FireflyCredentials:
+    """An OAuth server-to-server credential and the IMS that mints its tokens.
+
+    :param client_id: the Developer Console client id (also sent as ``x-api-key``).
+    :param client_secret: the client secret; never shown by ``repr``.
+    :param scopes: scopes asked of IMS.
+    :param ims_url: IMS base URL; the token endpoint is ``{ims_url}/ims/token/v3``.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    ims_url: str = DEFAULT_IMS_URL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not self.client_id.strip():
+            raise FireflyConfigError(
+                "client_id is empty: set the connection's Client ID (login) to the Developer "
+                "Console client id",
+                field="client_id",
+            )
+        if self.client_id != self.client_id.strip() or any(c.isspace() for c in self.client_id):
+            raise FireflyConfigError("client_id must not contain whitespace", field="client_id")
+        if not isinstance(self.client_secret, str) or not self.client_secret:
+            raise FireflyConfigError(
+                "client_secret is empty: set the connection's Client secret (password)",
+                field="client_secret",
+            )
+        object.__setattr__(self, "scopes", parse_scopes(self.scopes))
+        object.__setattr__(self, "ims_url", normalize_base_url(self.ims_url, field_name="ims_url"))
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.ims_url}/ims/token/v3"
+
+    @property
+    def scope_string(self) -> str:
+        return ",".join(self.scopes)
+
+    @property
+    def secret_fingerprint(self) -> str:
+        """A hash of the secret: tells secrets apart without revealing them."""
+        return hashlib.sha256(self.client_secret.encode()).hexdigest()
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies a token: IMS, client id, scopes and the secret's hash.
+
+        A rotated secret gets a new key, so tokens minted with the old one are never reused.
+        """
+        material = "|".join(
+            [self.ims_url, self.client_id, ",".join(sorted(self.scopes)), self.secret_fingerprint]
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``$AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR``, else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    explicit = os.environ.get("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "airflow-provider-firefly" / "tokens"
+
+
+@dataclass(frozen=True)
+class TokenCacheSettings:
+    """How tokens are cached and refreshed.
+
+    :param host_cache: share tokens between processes of one host through encrypted files.
+    :param cache_dir: folder of the host cache (created 0700); see :func:`default_cache_dir`.
+    :param lock_timeout: longest wait for the host cache lock before minting without it.
+    :param refresh_window: start refreshing proactively this long before expiry (Adobe advises a
+        new token every 23 h of 24); each process picks a random point in the window.
+    :param hard_margin: never use a token with less than this left.
+    """
+
+    host_cache: bool = True
+    cache_dir: Path | None = None
+    lock_timeout: float = 10.0
+    refresh_window: float = 3600.0
+    hard_margin: float = 300.0
+
+    def __post_init__(self) -> None:
+        _positive(self.lock_timeout, "lock_timeout", upper=600)
+        _positive(self.refresh_window, "refresh_window", upper=86400)
+        _positive(self.hard_margin, "hard_margin", upper=self.refresh_window)
+        if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
+            object.__setattr__(self, "cache_dir", Path(str(self.cache_dir)).expanduser())
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else default_cache_dir()
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where Firefly is and how patiently to talk to it.
+
+    :param api_url: Firefly base URL.
+    :param connect_timeout: seconds to establish a connection.
+    :param read_timeout: seconds to wait for each response (downloads: between chunks).
+    :param max_attempts: attempts per request, the first included.
+    :param max_retry_time: give up retrying once this much time has passed since the first try.
+    :param max_retry_wait: cap of a single wait, even if ``retry-after`` asks for more.
+    """
+
+    api_url: str = DEFAULT_API_URL
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    max_retry_time: float = 300.0
+    max_retry_wait: float = 120.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_url", normalize_base_url(self.api_url, field_name="api_url"))
+        _positive(self.connect_timeout, "connect_timeout", upper=600)
+        _positive(self.read_timeout, "read_timeout", upper=3600)
+        _positive(self.max_retry_time, "max_retry_time", upper=86400)
+        _positive(self.max_retry_wait, "max_retry_wait", upper=3600)
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or not 1 <= self.max_attempts <= 20
+        ):
+            raise FireflyConfigError(
+                f"max_attempts must be a whole number from 1 to 20, got {self.max_attempts!r}",
+                field="max_attempts",
+            )
+
+    @property
+    def api_host(self) -> str:
+        return (urlsplit(self.api_url).hostname or "").lower()
+
+    def may_send_token_to(self, url: str) -> bool:
+        """Whether a URL may receive the bearer token.
+
+        Only the configured API host and, when that is Adobe's, other ``*.adobe.io`` hosts over
+        https: never presigned output URLs or any other host.
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not host:
+            return False
+        if host == self.api_host:
+            return parts.scheme == urlsplit(self.api_url).scheme
+        return is_adobe_host(self.api_host) and is_adobe_host(host) and parts.scheme == "https"

@@ -1,0 +1,385 @@
+"""Typed errors for every way a Firefly or IMS call can fail, and the parsers that build them.
+
+Every error carries what a user needs to act (HTTP status, Adobe's ``error_code``, a message,
+the request id) and never a token, a secret or a request body. Parsers accept any bytes: an
+empty 429 body, HTML from a proxy or truncated JSON all become a clean error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+__all__ = [
+    "FireflyAccessError",
+    "FireflyAuthError",
+    "FireflyConfigError",
+    "FireflyConflictError",
+    "FireflyConnectionError",
+    "FireflyContentPolicyError",
+    "FireflyError",
+    "FireflyJobCancelledError",
+    "FireflyJobError",
+    "FireflyJobFailedError",
+    "FireflyJobTimeoutError",
+    "FireflyNotFoundError",
+    "FireflyOutputExpiredError",
+    "FireflyRateLimitError",
+    "FireflyRequestError",
+    "FireflyServerError",
+    "FireflyTimeoutError",
+    "FireflyValidationError",
+    "error_from_response",
+    "parse_error_body",
+    "parse_retry_after",
+]
+
+_MAX_MESSAGE = 500
+
+
+class FireflyError(Exception):
+    """Base class of every error raised by this package.
+
+    :param message: what went wrong and, where known, how to fix it.
+    :param status: the HTTP status, when the error came from a response.
+    :param error_code: Adobe's ``error_code`` (``"validation_error"``, ``"401013"``...) or IMS's
+        ``error`` (``"invalid_client"``).
+    :param request_id: Adobe's ``x-request-id``, worth quoting to Adobe support.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        details = []
+        if self.status is not None:
+            details.append(f"HTTP {self.status}")
+        if self.error_code:
+            details.append(f"error_code={self.error_code}")
+        if self.request_id:
+            details.append(f"request_id={self.request_id}")
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments do not survive the default pickling; Airflow pickles exceptions
+        # across processes (e.g. from the triggerer), so rebuild from the full state.
+        return (_rebuild_error, (type(self), self.__dict__.copy()))
+
+
+def _rebuild_error(cls: type[FireflyError], state: dict[str, Any]) -> FireflyError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class FireflyConfigError(FireflyError, ValueError):
+    """The connection or a parameter is wrong; raised before any network call.
+
+    :param field: the connection field or operator parameter at fault.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FireflyAuthError(FireflyError):
+    """IMS refused the credentials, or Firefly refused a fresh token (HTTP 401)."""
+
+
+class FireflyRequestError(FireflyError):
+    """Firefly rejected the request itself (HTTP 400, 413, 415 and other client errors)."""
+
+
+class FireflyValidationError(FireflyRequestError, ValueError):
+    """Firefly (HTTP 422 or 400) or local checks rejected parameters.
+
+    :param errors: pydantic-style entries ``{"loc": [...], "msg": ..., "type": ...}``.
+    """
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.errors = errors or []
+
+    @property
+    def fields(self) -> list[str]:
+        """Dotted names of the fields at fault, e.g. ``["body.seeds"]``."""
+        return [".".join(str(p) for p in e.get("loc", [])) for e in self.errors]
+
+
+class FireflyContentPolicyError(FireflyError):
+    """Adobe's content policy refused the prompt or an input (HTTP 451)."""
+
+
+class FireflyAccessError(FireflyError):
+    """HTTP 403: not entitled, quota exhausted, wrong scope or API key.
+
+    :param access_error: the ``x-access-error`` header (``quota_exhausted``,
+        ``user_non_entitled``, ``user_profile_denied``, ``invalid_ims_scope``), if sent.
+    """
+
+    def __init__(self, message: str, *, access_error: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.access_error = access_error
+
+
+class FireflyNotFoundError(FireflyError):
+    """HTTP 404, e.g. an unknown job id."""
+
+
+class FireflyConflictError(FireflyError):
+    """HTTP 409/410 from cancel: the job already finished, was cancelled or timed out."""
+
+
+class FireflyRateLimitError(FireflyError):
+    """HTTP 429 that outlasted the retry budget.
+
+    :param retry_after: seconds Adobe asked to wait, when it said.
+    :param limit_level: ``x-access-rate-limit-level`` (``org`` or ``account``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        limit_level: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.limit_level = limit_level
+
+
+class FireflyServerError(FireflyError):
+    """HTTP 5xx (or 408) that outlasted the retry budget.
+
+    :param retry_after: seconds the server asked to wait (503 may carry it).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class FireflyConnectionError(FireflyError):
+    """The server could not be reached or the connection broke.
+
+    :param request_sent: False only when the request certainly never reached the server
+        (connection refused, DNS failure, connect timeout), which makes even a job submission
+        safe to retry.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.request_sent = request_sent
+
+
+class FireflyTimeoutError(FireflyConnectionError):
+    """The server did not answer in time (read timeout)."""
+
+
+class FireflyJobError(FireflyError):
+    """A job ended without success.
+
+    :param job_id: the Firefly job id.
+    :param job_status: the terminal status reported by Firefly.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        job_status: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.job_id = job_id
+        self.job_status = job_status
+
+
+class FireflyJobFailedError(FireflyJobError):
+    """The job's status is ``failed``."""
+
+
+class FireflyJobCancelledError(FireflyJobError):
+    """The job was cancelled (``cancelled``/``canceled``)."""
+
+
+class FireflyJobTimeoutError(FireflyJobError):
+    """The job timed out at Adobe (status ``timeout``) or outlived the caller's deadline."""
+
+
+class FireflyOutputExpiredError(FireflyError):
+    """A presigned output URL expired (or was refused) before it could be downloaded."""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
+    """Extract ``error_code``, ``message`` and ``validation_errors`` from any error body.
+
+    Understands Firefly's ``{"error_code", "message"}``, IMS's ``{"error",
+    "error_description"}``, custom models' ``{"reason", "message"}`` and gateway bodies; an empty,
+    non-JSON or malformed body gives ``{}`` or just a clipped text message. Never raises.
+    """
+    if body is None:
+        return {}
+    if isinstance(body, bytes):
+        text = body[:65536].decode("utf-8", errors="replace")
+    else:
+        text = body[:65536]
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("<"):
+            return {}
+        return {"message": _clip(text)}
+    if not isinstance(data, dict):
+        return {}
+    result: dict[str, Any] = {}
+    code = data.get("error_code", data.get("error", data.get("reason")))
+    if isinstance(code, (str, int)) and not isinstance(code, bool):
+        result["error_code"] = str(code)
+    message = data.get("message", data.get("error_description"))
+    if isinstance(message, str) and message:
+        result["message"] = _clip(message)
+    errors = data.get("validation_errors")
+    if isinstance(errors, list):
+        result["validation_errors"] = [
+            {
+                "loc": list(e.get("loc", [])) if isinstance(e.get("loc"), list) else [],
+                "msg": _clip(str(e.get("msg", ""))),
+                "type": str(e.get("type", "")),
+            }
+            for e in errors[:100]
+            if isinstance(e, dict)
+        ]
+    return result
+
+
+_MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``retry-after`` header in seconds or as an HTTP-date.
+
+    Adobe's spec calls it a date and its older docs a number of seconds; both are seen. Returns
+    None for an absent or unreadable value, 0 for a date in the past. Never raises.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 64:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds):
+            return None
+        return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    try:
+        delta = when.timestamp() - (time.time() if now is None else now)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return min(max(delta, 0.0), _MAX_RETRY_AFTER)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, item in headers.items():
+            if key.lower() == lowered:
+                return item
+    return value
+
+
+_HINTS = {
+    401: "the access token was refused; it is refreshed once automatically",
+    413: "the request or upload is too large (Firefly accepts images up to 15 MB)",
+    415: "wrong Content-Type for this operation",
+}
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes | str | None, *, what: str
+) -> FireflyError:
+    """Build the typed error for a non-success Firefly response.
+
+    :param what: the operation, for the message, e.g. ``"POST /v3/images/generate-async"``.
+    """
+    parsed = parse_error_body(body)
+    code = parsed.get("error_code")
+    message = parsed.get("message") or _HINTS.get(status) or "no details given"
+    request_id = _header(headers, "x-request-id")
+    common: dict[str, Any] = {"status": status, "error_code": code, "request_id": request_id}
+    text = f"{what} failed: {message}"
+    if status in (400, 422) and (parsed.get("validation_errors") or code == "validation_error"):
+        errors = parsed.get("validation_errors", [])
+        if errors:
+            listed = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '?'}: {e['msg']}" for e in errors[:10]
+            )
+            text = f"{what} was rejected: {listed}"
+        return FireflyValidationError(text, errors=errors, **common)
+    if status == 401:
+        return FireflyAuthError(text, **common)
+    if status == 403:
+        access = _header(headers, "x-access-error")
+        if access:
+            text += f" (x-access-error: {access})"
+        return FireflyAccessError(text, access_error=access, **common)
+    if status == 404:
+        return FireflyNotFoundError(text, **common)
+    if status in (409, 410):
+        return FireflyConflictError(text, **common)
+    if status == 429:
+        return FireflyRateLimitError(
+            f"{what} was rate limited by Adobe: {message}",
+            retry_after=parse_retry_after(_header(headers, "retry-after")),
+            limit_level=_header(headers, "x-access-rate-limit-level"),
+            **common,
+        )
+    if status == 451:
+        return FireflyContentPolicyError(
+            f"{what} was refused by Adobe's content policy: {message}", **common
+        )
+    if status == 408 or status >= 500:
+        return FireflyServerError(
+            text, retry_after=parse_retry_after(_header(headers, "retry-after")), **common
+        )
+    return FireflyRequestError(text, **common)

@@ -1,0 +1,134 @@
+"""One retry policy, used by the sync and the async transports alike.
+
+Which failures are retried, how long to wait and when to give up are decided here once; the
+transports only turn their library's exceptions and responses into the typed errors of
+:mod:`airflow_provider_firefly.client.errors` and hand the attempt to tenacity.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from airflow_provider_firefly.client.config import HttpSettings
+from airflow_provider_firefly.client.errors import (
+    FireflyConnectionError,
+    FireflyRateLimitError,
+    FireflyServerError,
+)
+
+__all__ = ["RetryPolicy", "is_retryable", "retry_reason"]
+
+log = logging.getLogger("airflow_provider_firefly.client")
+
+
+def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
+    """Whether another attempt may cure ``error``.
+
+    A non-idempotent request (a job submission, which Adobe bills) is retried only when it was
+    certainly not accepted: refused or unreachable before sending, 429, or 503. Timeouts, dropped
+    connections and other 5xx may hide an accepted job, so they are retried only for idempotent
+    requests (status polls, cancels, downloads, token requests).
+    """
+    if isinstance(error, FireflyRateLimitError):
+        return True
+    if isinstance(error, FireflyServerError):
+        return error.status == 503 or idempotent
+    if isinstance(error, FireflyConnectionError):
+        return idempotent or not error.request_sent
+    return False
+
+
+def retry_reason(error: BaseException | None) -> str:
+    """A short, secret-free description of why an attempt failed, for logs."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, FireflyRateLimitError):
+        level = f", level {error.limit_level}" if error.limit_level else ""
+        return f"rate limited (HTTP 429{level})"
+    status = getattr(error, "status", None)
+    if status is not None:
+        return f"HTTP {status}"
+    return getattr(error, "message", None) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with ``retry-after`` honoured and jittered exponential backoff.
+
+    :param max_attempts: attempts per request, the first included.
+    :param max_retry_time: no retry starts a wait that would end past this many seconds.
+    :param max_wait: cap on any single wait, ``retry-after`` included.
+    :param backoff_base: first backoff step in seconds; doubled on each retry.
+    :param backoff_max: cap of the exponential backoff (not of ``retry-after``).
+    """
+
+    max_attempts: int = 5
+    max_retry_time: float = 300.0
+    max_wait: float = 120.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    logger: logging.Logger = field(default=log, repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: HttpSettings, **overrides: Any) -> RetryPolicy:
+        values: dict[str, Any] = {
+            "max_attempts": settings.max_attempts,
+            "max_retry_time": settings.max_retry_time,
+            "max_wait": settings.max_retry_wait,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def wait_seconds(self, error: BaseException | None, attempt: int) -> float:
+        """Seconds before attempt ``attempt + 1``: ``retry-after`` if given, else backoff."""
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, (int, float)) and retry_after >= 0:
+            # A little jitter so that many waiting clients do not return in the same instant.
+            return min(float(retry_after) + random.uniform(0, 0.25), self.max_wait)  # noqa: S311
+        step = min(self.backoff_max, self.backoff_base * 2.0 ** max(attempt - 1, 0))
+        return min(step / 2 + random.uniform(0, step / 2), self.max_wait)  # noqa: S311
+
+    def _tenacity_kwargs(self, what: str, idempotent: bool) -> dict[str, Any]:
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return self.wait_seconds(error, state.attempt_number)
+
+        def before_sleep(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            sleep = float(state.next_action.sleep) if state.next_action else 0.0
+            self.logger.warning(
+                "%s: %s; retrying in %.1f s (attempt %d of %d)",
+                what,
+                retry_reason(error),
+                sleep,
+                state.attempt_number + 1,
+                self.max_attempts,
+            )
+
+        return {
+            "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_retry_time),
+            "wait": wait,
+            "retry": retry_if_exception(lambda e: is_retryable(e, idempotent=idempotent)),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def retrying(self, what: str, *, idempotent: bool = True) -> Retrying:
+        """A tenacity controller for blocking code."""
+        return Retrying(**self._tenacity_kwargs(what, idempotent))
+
+    def async_retrying(self, what: str, *, idempotent: bool = True) -> AsyncRetrying:
+        """The same controller for asyncio code (sleeps with ``asyncio.sleep``)."""
+        return AsyncRetrying(**self._tenacity_kwargs(what, idempotent))

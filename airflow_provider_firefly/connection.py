@@ -1,0 +1,238 @@
+"""The ``firefly`` connection: its form fields, and how its values become client settings.
+
+One table (:data:`EXTRA_FIELDS`) feeds the provider metadata that Airflow 3.2+ reads
+(``conn-fields``), the legacy hook form methods of older Airflow, the docs, and the parser
+below, so the four cannot disagree. Nothing here imports Airflow.
+
+Values come from the connection's login (client id), password (client secret) and extra (JSON
+object). Extra keys are read plain (``scopes``) or with the legacy prefix
+(``extra__firefly__scopes``); unknown keys are refused, so a typo does not pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_firefly.client.config import (
+    DEFAULT_API_URL,
+    DEFAULT_IMS_URL,
+    DEFAULT_SCOPES,
+    FireflyCredentials,
+    HttpSettings,
+    TokenCacheSettings,
+)
+from airflow_provider_firefly.client.errors import FireflyConfigError
+
+__all__ = [
+    "CONN_TYPE",
+    "DEFAULT_CONN_ID",
+    "EXTRA_FIELDS",
+    "HOOK_NAME",
+    "UI_FIELD_BEHAVIOUR",
+    "FireflyConnectionConfig",
+    "parse_connection",
+]
+
+CONN_TYPE = "firefly"
+DEFAULT_CONN_ID = "firefly_default"
+HOOK_NAME = "Adobe Firefly"
+_PREFIX = f"extra__{CONN_TYPE}__"
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One custom field of the connection form, stored in ``Connection.extra``."""
+
+    label: str
+    description: str
+    type: str  # JSON-schema type: string, boolean, number, integer
+    default: Any = None
+
+    def conn_field(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": [self.type, "null"]}
+        if self.default is not None:
+            schema["default"] = self.default
+        return {"label": self.label, "description": self.description, "schema": schema}
+
+
+EXTRA_FIELDS: dict[str, ExtraField] = {
+    "scopes": ExtraField(
+        "Scopes",
+        "Comma-separated OAuth scopes asked of Adobe IMS; use those listed on the credential's "
+        "Developer Console page.",
+        "string",
+        ",".join(DEFAULT_SCOPES),
+    ),
+    "ims_url": ExtraField(
+        "IMS URL",
+        "Adobe IMS base URL; tokens come from {ims_url}/ims/token/v3.",
+        "string",
+        DEFAULT_IMS_URL,
+    ),
+    "api_url": ExtraField(
+        "Firefly API URL",
+        "Firefly API base URL (the local emulator's URL in tests).",
+        "string",
+        DEFAULT_API_URL,
+    ),
+    "host_token_cache": ExtraField(
+        "Share tokens on this host",
+        "Cache the IMS token in an encrypted file so that every task on a worker host reuses "
+        "one token (recommended).",
+        "boolean",
+        True,
+    ),
+    "token_cache_dir": ExtraField(
+        "Token cache folder",
+        "Folder of the host token cache; default ~/.cache/airflow-provider-firefly/tokens.",
+        "string",
+    ),
+    "shared_token_cache": ExtraField(
+        "Share tokens across workers",
+        "Also keep the encrypted token in an Airflow Variable, so that workers on other hosts "
+        "(Kubernetes pods) reuse it. Off by default: see the README's token caching section.",
+        "boolean",
+        False,
+    ),
+    "connect_timeout": ExtraField(
+        "Connect timeout (s)", "Seconds to establish a connection.", "number", 10
+    ),
+    "read_timeout": ExtraField(
+        "Read timeout (s)", "Seconds to wait for each response.", "number", 60
+    ),
+    "max_attempts": ExtraField(
+        "Attempts per request",
+        "Tries per request for 429, 5xx and network errors (a job is never submitted twice).",
+        "integer",
+        5,
+    ),
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "host"],
+    "relabeling": {"login": "Client ID", "password": "Client secret"},
+    "placeholders": {
+        "login": "Client ID of an OAuth server-to-server credential",
+        "password": "Client secret",
+    },
+}
+
+
+@dataclass(frozen=True)
+class FireflyConnectionConfig:
+    """Everything a Firefly client needs, read from one connection."""
+
+    conn_id: str
+    credentials: FireflyCredentials
+    http: HttpSettings
+    token_cache: TokenCacheSettings
+    shared_token_cache: bool
+
+
+def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:
+    if extra is None or extra == "":
+        return {}
+    if isinstance(extra, dict):
+        return extra
+    try:
+        data = json.loads(extra)
+    except ValueError:
+        raise FireflyConfigError(
+            f"connection {conn_id!r}: extra is not valid JSON; give a JSON object such as "
+            '{"scopes": "openid,AdobeID,firefly_api,ff_apis"}',
+            field="extra",
+        ) from None
+    if not isinstance(data, dict):
+        raise FireflyConfigError(
+            f"connection {conn_id!r}: extra must be a JSON object, got {type(data).__name__}",
+            field="extra",
+        )
+    return data
+
+
+def _typed(conn_id: str, name: str, value: Any) -> Any:
+    kind = EXTRA_FIELDS[name].type
+    if value is None or value == "":
+        return None
+    problem = f"connection {conn_id!r}: extra field {name!r}"
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return value.strip().lower() in ("true", "1")
+        raise FireflyConfigError(f"{problem} must be true or false, got {value!r}", field=name)
+    if kind in ("number", "integer"):
+        try:
+            number = float(value) if kind == "number" else int(str(value), 10)
+        except (TypeError, ValueError):
+            raise FireflyConfigError(
+                f"{problem} must be a {kind}, got {value!r}", field=name
+            ) from None
+        if isinstance(value, bool):
+            raise FireflyConfigError(f"{problem} must be a {kind}, got {value!r}", field=name)
+        return number
+    if not isinstance(value, str):
+        raise FireflyConfigError(
+            f"{problem} must be a string, got {type(value).__name__}", field=name
+        )
+    return value.strip()
+
+
+def parse_connection(
+    conn_id: str,
+    *,
+    login: str | None,
+    password: str | None,
+    extra: str | dict[str, Any] | None,
+) -> FireflyConnectionConfig:
+    """Validate a connection's values; every error names the connection and the field.
+
+    No network call is made.
+    """
+    raw = _load_extra(conn_id, extra)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key[len(_PREFIX) :] if key.startswith(_PREFIX) else key
+        if name not in EXTRA_FIELDS:
+            raise FireflyConfigError(
+                f"connection {conn_id!r}: unknown extra field {key!r}; known fields: "
+                f"{', '.join(EXTRA_FIELDS)}",
+                field=key,
+            )
+        typed = _typed(conn_id, name, value)
+        if typed is not None and (name not in values or not key.startswith(_PREFIX)):
+            values[name] = typed
+
+    def default(name: str) -> Any:
+        return values.get(name, EXTRA_FIELDS[name].default)
+
+    try:
+        credentials = FireflyCredentials(
+            client_id=(login or "").strip(),
+            client_secret=password or "",
+            scopes=values.get("scopes") or DEFAULT_SCOPES,
+            ims_url=default("ims_url"),
+        )
+        http = HttpSettings(
+            api_url=default("api_url"),
+            connect_timeout=float(default("connect_timeout")),
+            read_timeout=float(default("read_timeout")),
+            max_attempts=int(default("max_attempts")),
+        )
+        token_cache = TokenCacheSettings(
+            host_cache=bool(default("host_token_cache")),
+            cache_dir=values.get("token_cache_dir"),
+        )
+    except FireflyConfigError as error:
+        raise FireflyConfigError(
+            f"connection {conn_id!r}: {error.message}", field=error.field
+        ) from None
+    return FireflyConnectionConfig(
+        conn_id=conn_id,
+        credentials=credentials,
+        http=http,
+        token_cache=token_cache,
+        shared_token_cache=bool(default("shared_token_cache")),
+    )

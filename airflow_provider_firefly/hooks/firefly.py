@@ -1,0 +1,299 @@
+"""``FireflyHook``: the ``firefly`` connection, an IMS token shared by every task, the Firefly API.
+
+The hook adapts Airflow to the core client in :mod:`airflow_provider_firefly.client`: it reads
+the connection (sync in tasks, async in triggers), masks every token it sees, optionally shares
+the token through an Airflow Variable, and reads and writes ``ObjectStoragePath`` files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_firefly import __version__
+from airflow_provider_firefly.client.api import (
+    MAX_UPLOAD_BYTES,
+    AsyncFireflyClient,
+    FireflyClient,
+    PollPolicy,
+)
+from airflow_provider_firefly.client.errors import (
+    FireflyAccessError,
+    FireflyAuthError,
+    FireflyConfigError,
+    FireflyConnectionError,
+    FireflyError,
+    FireflyNotFoundError,
+    FireflyValidationError,
+)
+from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
+from airflow_provider_firefly.client.transport import StreamResult
+from airflow_provider_firefly.connection import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    EXTRA_FIELDS,
+    HOOK_NAME,
+    UI_FIELD_BEHAVIOUR,
+    FireflyConnectionConfig,
+    parse_connection,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection, ObjectStoragePath
+
+__all__ = ["FireflyHook"]
+
+_PROBE_JOB_ID = "urn:ff:jobs:connection-test:00000000-0000-0000-0000-000000000000"
+
+
+def _mask(value: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(value)
+
+
+def _user_agent() -> str:
+    import requests
+    from airflow import __version__ as airflow_version
+
+    return (
+        f"airflow-provider-firefly/{__version__} apache-airflow/{airflow_version} "
+        f"python-requests/{requests.__version__}"
+    )
+
+
+def _is_object_storage_path(value: object) -> bool:
+    return hasattr(value, "protocol") and hasattr(value, "open") and hasattr(value, "fs")
+
+
+class FireflyHook(BaseHook):
+    """Talk to Adobe Firefly with the credentials of a ``firefly`` connection.
+
+    The IMS token is cached per process, per host (encrypted file, on by default) and, if the
+    connection says so, across workers (Airflow Variable), so one token serves every task until
+    it nears expiry. Every call is authenticated, retried on 429/5xx/network errors, and a 401
+    refreshes the token once.
+
+    :param firefly_conn_id: the connection id (type ``firefly``).
+    """
+
+    conn_name_attr = "firefly_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
+
+    def __init__(self, firefly_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.firefly_conn_id = firefly_conn_id
+
+    def __repr__(self) -> str:
+        return f"FireflyHook(firefly_conn_id={self.firefly_conn_id!r})"
+
+    # -- connection form, for Airflow < 3.2 (3.2+ reads get_provider_info) -------------------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Legacy form fields; kept identical to ``conn-fields`` by a test."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, StringField
+
+        kinds = {"boolean": BooleanField, "integer": IntegerField}
+        widgets: dict[str, Any] = {}
+        for name, field in EXTRA_FIELDS.items():
+            kind = kinds.get(field.type, StringField)
+            kwargs: dict[str, Any] = {"description": field.description}
+            if kind is StringField:
+                kwargs["widget"] = BS3TextFieldWidget()
+            if field.default is not None:
+                kwargs["default"] = field.default
+            widgets[name] = kind(lazy_gettext(field.label), **kwargs)
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Legacy form behaviour (snake_case keys); mirrors ``ui-field-behaviour``."""
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @staticmethod
+    def _config_from(conn: Connection, conn_id: str) -> FireflyConnectionConfig:
+        config = parse_connection(
+            conn_id, login=conn.login, password=conn.password, extra=conn.extra
+        )
+        _mask(config.credentials.client_secret)
+        return config
+
+    @cached_property
+    def config(self) -> FireflyConnectionConfig:
+        """The validated connection settings (no network call)."""
+        return self._config_from(self.get_connection(self.firefly_conn_id), self.firefly_conn_id)
+
+    def _client_kwargs(self, config: FireflyConnectionConfig) -> dict[str, Any]:
+        shared_store = None
+        if config.shared_token_cache:
+            from airflow_provider_firefly.hooks.token_store import VariableTokenStore
+
+            shared_store = VariableTokenStore()
+        return {
+            "credentials": config.credentials,
+            "http": config.http,
+            "token_cache": config.token_cache,
+            "shared_store": shared_store,
+            "on_token": _mask,
+            "user_agent": _user_agent(),
+        }
+
+    @cached_property
+    def client(self) -> FireflyClient:
+        """The blocking Firefly client for this connection."""
+        return FireflyClient(**self._client_kwargs(self.config))
+
+    def get_conn(self) -> FireflyClient:
+        """The Firefly client (Airflow's conventional accessor)."""
+        return self.client
+
+    async def aget_client(self) -> AsyncFireflyClient:
+        """An asyncio client, reading the connection without blocking (for triggers).
+
+        The caller closes it (``async with await hook.aget_client() as client``).
+        """
+        conn = await self.aget_connection(self.firefly_conn_id)
+        config = self._config_from(conn, self.firefly_conn_id)
+        return AsyncFireflyClient(**self._client_kwargs(config))
+
+    def get_access_token(self) -> str:
+        """A valid IMS access token (masked in logs), minted only when no cache holds one."""
+        return self.client.get_access_token()
+
+    # -- Test button -------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Mint (or reuse) a token and make one free authenticated call.
+
+        Used by the UI's Test button and ``airflow connections test``. The probe asks for the
+        status of a job that does not exist: a 404 proves the token and API key were accepted.
+        """
+        try:
+            config = self.config
+            client = self.client
+            client.get_access_token()
+        except FireflyConfigError as error:
+            return False, str(error.message)
+        except FireflyAuthError as error:
+            return False, f"Connection {self.firefly_conn_id!r}: {error.message}"
+        except FireflyConnectionError as error:
+            return False, (
+                f"Connection {self.firefly_conn_id!r}: could not reach Adobe IMS at "
+                f"{config.credentials.ims_url} ({error.message})"
+            )
+        except FireflyError as error:
+            return False, f"Connection {self.firefly_conn_id!r}: IMS failed: {error}"
+        try:
+            client.get_status(_PROBE_JOB_ID)
+        except FireflyNotFoundError:
+            pass
+        except FireflyValidationError:
+            pass
+        except FireflyAccessError as error:
+            return False, (
+                f"Connection {self.firefly_conn_id!r}: IMS issued a token but Firefly refused "
+                f"it ({error.message}); check the credential's Firefly API entitlement and scopes"
+            )
+        except FireflyConnectionError as error:
+            return False, (
+                f"Connection {self.firefly_conn_id!r}: could not reach the Firefly API at "
+                f"{config.http.api_url} ({error.message})"
+            )
+        except FireflyError as error:
+            return False, f"Connection {self.firefly_conn_id!r}: Firefly API call failed: {error}"
+        return True, (
+            f"Connected: IMS issued a token for client {config.credentials.client_id} and the "
+            f"Firefly API at {config.http.api_url} accepted it."
+        )
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        operation: str,
+        body: Mapping[str, Any],
+        *,
+        model_version: str | None = None,
+    ) -> JobHandle:
+        """Start a Firefly job (never retried where it may have been accepted)."""
+        return self.client.submit(operation, body, model_version=model_version)
+
+    def get_status(self, job: JobHandle | str) -> JobStatus:
+        """One status poll, on the status URL as Firefly returned it."""
+        return self.client.get_status(job)
+
+    def cancel(self, job: JobHandle | str) -> bool:
+        """Cancel a job; False if it had already ended."""
+        return self.client.cancel(job)
+
+    def wait(
+        self,
+        job: JobHandle | str,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        expected_seconds: float = 15.0,
+    ) -> JobStatus:
+        """Poll until the job ends, logging progress; raises the typed error unless it succeeded."""
+
+        def report(status: JobStatus) -> None:
+            progress = f" ({status.progress:.0f}%)" if status.progress is not None else ""
+            self.log.info("Firefly job %s: %s%s", status.job_id, status.status, progress)
+
+        return self.client.wait(
+            job,
+            timeout=timeout,
+            poll=poll,
+            expected_seconds=expected_seconds,
+            on_status=report,
+        )
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def upload_image(
+        self,
+        source: bytes | str | os.PathLike[str] | BinaryIO | ObjectStoragePath,
+        *,
+        content_type: str | None = None,
+    ) -> str:
+        """Upload an image from bytes, a local path, a file or an ``ObjectStoragePath``."""
+        if _is_object_storage_path(source):
+            path: Any = source
+            if not path.exists():
+                raise FireflyConfigError(f"image {path} does not exist", field="image")
+            size = path.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                raise FireflyValidationError(
+                    f"image {path} is {size / 1e6:.1f} MB; Firefly accepts up to 15 MB",
+                    errors=[{"loc": ["image"], "msg": "too large", "type": "value_error"}],
+                )
+            with path.open("rb") as handle:
+                return self.client.upload_image(handle.read(), content_type=content_type)
+        return self.client.upload_image(source, content_type=content_type)  # type: ignore[arg-type]
+
+    def download(
+        self,
+        output: JobOutput | str,
+        destination: str | os.PathLike[str] | ObjectStoragePath,
+    ) -> StreamResult:
+        """Stream an output to a local path or an ``ObjectStoragePath``, one chunk in memory."""
+        if _is_object_storage_path(destination):
+            target: Any = destination
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return self.client.download(output, lambda: target.open("wb"))
+        return self.client.download(output, destination)  # type: ignore[arg-type]
+
+    def list_custom_models(self, *, page_size: int = 20) -> Iterator[dict[str, Any]]:
+        """Every custom model the credential may use."""
+        return self.client.list_custom_models(page_size=page_size)
