@@ -1,0 +1,39 @@
+"""Shared test setup: a throwaway AIRFLOW_HOME and token cache, set before Airflow is imported."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+if "AIRFLOW_HOME" not in os.environ or os.environ.get("FIREFLY_TESTS_OWN_HOME") == "1":
+    _home = tempfile.mkdtemp(prefix="ff-airflow-home-")
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
+    os.environ["AIRFLOW_HOME"] = _home
+    os.environ["FIREFLY_TESTS_OWN_HOME"] = "1"
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(TESTS / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "firefly-tests-" + "x" * 64)
+# Keep the host token cache of the tests away from the user's ~/.cache.
+_cache = tempfile.mkdtemp(prefix="ff-token-cache-")
+atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+os.environ["AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR"] = _cache
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated SQLite metadata DB in the throwaway AIRFLOW_HOME (about 5 s, once)."""
+    home = os.environ["AIRFLOW_HOME"]
+    if not os.path.exists(os.path.join(home, "airflow.db")):
+        airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+        subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    return home
