@@ -1,0 +1,763 @@
+"""Host file cache (L2), shared store (L3) and their encryption, including real processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+import airflow_provider_firefly
+from airflow_provider_firefly.client import token_cache as token_cache_module
+from airflow_provider_firefly.client import tokens as tokens_module
+from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
+from airflow_provider_firefly.client.errors import FireflyAuthError, FireflyServerError
+from airflow_provider_firefly.client.token_cache import (
+    AccessToken,
+    HostTokenCache,
+    SharedTokenStore,
+    TokenCacheError,
+    decrypt_token,
+    derive_cache_fernet_key,
+    encrypt_token,
+)
+from airflow_provider_firefly.client.tokens import TokenManager
+
+pytestmark = pytest.mark.timeout(30)
+
+LOGGER = "airflow_provider_firefly.client.tokens"
+DAY = 86399.0
+FOREIGN_UID = 12345
+
+
+def _token(now: float, value: str = "eyJ.cached-token-SECRETPART", lifetime: float = DAY):
+    return AccessToken(value=value, expires_at=now + lifetime, issued_at=now)
+
+
+def _host(settings: TokenCacheSettings) -> HostTokenCache:
+    assert settings.cache_dir is not None
+    return HostTokenCache(settings.cache_dir)
+
+
+# -- encryption ----------------------------------------------------------------------------
+
+
+def test_key_derivation_depends_on_secret_and_credential(credentials):
+    key = derive_cache_fernet_key(credentials)
+    assert key == derive_cache_fernet_key(
+        FireflyCredentials(credentials.client_id, credentials.client_secret)
+    )
+    Fernet(key)  # a valid Fernet key
+    other_secret = FireflyCredentials(credentials.client_id, "another-secret")
+    other_scopes = FireflyCredentials(
+        credentials.client_id, credentials.client_secret, scopes=("firefly_api",)
+    )
+    assert {key, derive_cache_fernet_key(other_secret), derive_cache_fernet_key(other_scopes)}
+    assert key != derive_cache_fernet_key(other_secret)
+    assert key != derive_cache_fernet_key(other_scopes)
+    assert credentials.client_secret.encode() not in key
+
+
+def test_ciphertext_round_trip_and_refusals(credentials):
+    token = _token(time.time())
+    ciphertext = encrypt_token(credentials, token)
+    assert isinstance(ciphertext, str)
+    ciphertext.encode("ascii")
+    assert "SECRETPART" not in ciphertext
+    assert "access_token" not in ciphertext
+    assert decrypt_token(credentials, ciphertext) == token
+    assert decrypt_token(credentials, ciphertext.encode()) == token
+    rotated = FireflyCredentials(credentials.client_id, "rotated-secret")
+    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
+        decrypt_token(rotated, ciphertext)
+    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
+        decrypt_token(credentials, ciphertext[:-10])
+    with pytest.raises(TokenCacheError, match="empty"):
+        decrypt_token(credentials, "")
+    with pytest.raises(TokenCacheError, match="too large"):
+        decrypt_token(credentials, "A" * 100_000)
+
+
+def _encrypt_payload(credentials: FireflyCredentials, payload: object) -> bytes:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return Fernet(derive_cache_fernet_key(credentials)).encrypt(raw)
+
+
+# -- host cache: files ---------------------------------------------------------------------
+
+
+def test_host_file_is_private_encrypted_and_replaced_atomically(
+    credentials, fake_clock, fake_minter, cache_settings
+):
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = manager.get_token()
+    host = manager.host_cache
+    assert host is not None
+    path = host.token_path(credentials.cache_key)
+    directory = cache_settings.resolved_cache_dir
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.name == f"{credentials.cache_key}.token"
+    content = path.read_bytes()
+    assert token.value.encode() not in content
+    assert b"tok-" not in content
+    assert credentials.client_secret.encode() not in content
+    assert decrypt_token(credentials, content, now=fake_clock()) == token
+    inode = path.stat().st_ino
+    fresh = manager.get_token(force_refresh=True)
+    assert path.stat().st_ino != inode  # a new file renamed over the old one
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert decrypt_token(credentials, path.read_bytes(), now=fake_clock()) == fresh
+    leftovers = sorted(p.name for p in directory.iterdir())
+    assert leftovers == [f"{credentials.cache_key}.lock", f"{credentials.cache_key}.token"]
+
+
+def test_a_new_process_reads_the_host_file(credentials, fake_clock, fake_minter, cache_settings):
+    first = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = first.get_token()
+    tokens_module.clear_memory_cache()
+    second = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    assert second.get_token() == token
+    assert second.get_token() == token
+    assert fake_minter.calls == 1
+    assert second.stats["l2_hits"] == 1
+    assert second.stats["l1_hits"] == 1
+
+
+def test_failed_write_keeps_the_old_file_and_goes_on(  # noqa: PLR0917
+    monkeypatch, credentials, fake_clock, fake_minter, cache_settings, caplog
+):
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = manager.get_token()
+    host = manager.host_cache
+    assert host is not None
+    path = host.token_path(credentials.cache_key)
+    before = path.read_bytes()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(token_cache_module.os, "replace", refuse)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        fresh = manager.get_token(force_refresh=True)
+    assert fresh != token
+    assert path.read_bytes() == before
+    assert "Read-only file system" in caplog.text
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def _write_entry(host: HostTokenCache, credentials: FireflyCredentials, data: bytes) -> Path:
+    path = host.token_path(credentials.cache_key)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, data)
+    os.close(fd)
+    return path
+
+
+BAD_FILES = {
+    "garbage": (lambda c, now: b"this is not a fernet token", "cannot be decrypted"),
+    "binary": (lambda c, now: bytes(range(256)) * 4, "cannot be decrypted"),
+    "empty": (lambda c, now: b"", "empty"),
+    "truncated": (
+        lambda c, now: encrypt_token(c, _token(now)).encode()[:60],
+        "cannot be decrypted",
+    ),
+    "other-secret": (
+        lambda c, now: encrypt_token(FireflyCredentials(c.client_id, "old"), _token(now)).encode(),
+        "cannot be decrypted",
+    ),
+    "invalid-json": (lambda c, now: _encrypt_payload(c, b"{not json"), "not valid JSON"),
+    "json-list": (lambda c, now: _encrypt_payload(c, [1, 2]), "not a JSON object"),
+    "wrong-version": (
+        lambda c, now: _encrypt_payload(c, {"v": 99, "key": c.cache_key}),
+        "unknown format version",
+    ),
+    "other-key": (
+        lambda c, now: _encrypt_payload(
+            c, {"v": 1, "key": "0" * 64, "access_token": "x", "expires_at": 1, "issued_at": 0}
+        ),
+        "another credential",
+    ),
+    "no-expiry": (
+        lambda c, now: _encrypt_payload(
+            c, {"v": 1, "key": c.cache_key, "access_token": "x", "issued_at": now}
+        ),
+        "'expires_at' is missing",
+    ),
+    "future-issue": (
+        lambda c, now: encrypt_token(c, _token(now + 3600)).encode(),
+        "in the future",
+    ),
+    "huge": (lambda c, now: b"A" * 100_000, "too large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_host_files_are_misses_with_a_warning_then_replaced(  # noqa: PLR0917
+    case, credentials, fake_clock, fake_minter, cache_settings, caplog
+):
+    make, reason = BAD_FILES[case]
+    path = _write_entry(_host(cache_settings), credentials, make(credentials, fake_clock()))
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = manager.get_token()
+    assert fake_minter.calls == 1
+    assert "Ignoring Firefly token cache file" in caplog.text
+    assert reason in caplog.text
+    assert "SECRETPART" not in caplog.text
+    assert decrypt_token(credentials, path.read_bytes(), now=fake_clock()) == token
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda p: os.chown(p, FOREIGN_UID, FOREIGN_UID), f"owned by uid {FOREIGN_UID}"),
+        (lambda p: os.chmod(p, 0o644), "group/world accessible (mode 644"),
+        (lambda p: os.chmod(p, 0o660), "group/world accessible (mode 660"),
+    ],
+    ids=["foreign-owner", "world-readable", "group-writable"],
+)
+def test_foreign_or_open_host_files_are_misses(  # noqa: PLR0917
+    tamper, reason, credentials, fake_clock, fake_minter, cache_settings, caplog
+):
+    if os.geteuid() != 0 and "owner" in reason:
+        pytest.skip("chown to another uid needs root")
+    host = _host(cache_settings)
+    planted = _token(fake_clock(), value="planted-SECRETPART")
+    path = _write_entry(host, credentials, encrypt_token(credentials, planted).encode())
+    tamper(path)
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = manager.get_token()
+    assert token != planted
+    assert fake_minter.calls == 1
+    assert reason in caplog.text
+    info = path.stat()
+    assert info.st_uid == os.geteuid()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+
+
+def test_a_symlinked_host_file_is_a_miss(  # noqa: PLR0917
+    credentials, fake_clock, fake_minter, cache_settings, tmp_path, caplog
+):
+    elsewhere = tmp_path / "elsewhere.token"
+    elsewhere.write_bytes(encrypt_token(credentials, _token(fake_clock())).encode())
+    elsewhere.chmod(0o600)
+    path = _host(cache_settings).token_path(credentials.cache_key)
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.symlink_to(elsewhere)
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        manager.get_token()
+    assert fake_minter.calls == 1
+    assert "symbolic link" in caplog.text
+    assert not path.is_symlink()
+
+
+def test_an_expired_host_file_is_a_quiet_miss(
+    credentials, fake_clock, fake_minter, cache_settings, caplog
+):
+    old = _token(fake_clock() - DAY - 10)
+    _write_entry(_host(cache_settings), credentials, encrypt_token(credentials, old).encode())
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = manager.get_token()
+    assert token != old
+    assert fake_minter.calls == 1
+    assert not caplog.records
+
+
+def test_a_rotated_secret_misses(credentials, fake_clock, fake_minter, cache_settings, caplog):
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = manager.get_token()
+    rotated = FireflyCredentials(credentials.client_id, "the-new-secret")
+    tokens_module.clear_memory_cache()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        other = TokenManager(rotated, fake_minter, cache_settings, clock=fake_clock).get_token()
+    assert other != token
+    assert fake_minter.calls == 2
+    assert not caplog.records  # a different file: a plain miss
+    host = _host(cache_settings)
+    assert host.token_path(rotated.cache_key) != host.token_path(credentials.cache_key)
+    # even the old file under the new key's name cannot be read with the new secret
+    host.token_path(rotated.cache_key).write_bytes(
+        host.token_path(credentials.cache_key).read_bytes()
+    )
+    tokens_module.clear_memory_cache()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        TokenManager(rotated, fake_minter, cache_settings, clock=fake_clock).get_token()
+    assert fake_minter.calls == 3
+    assert "cannot be decrypted" in caplog.text
+
+
+# -- host cache: folder --------------------------------------------------------------------
+
+
+def test_an_unusable_folder_turns_the_host_cache_off(
+    credentials, fake_clock, fake_minter, tmp_path, caplog
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings = TokenCacheSettings(cache_dir=blocker / "tokens")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
+        tokens_module.clear_memory_cache()
+        again = TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
+    assert token != again  # no host level: each process mints
+    assert fake_minter.calls == 2
+    assert caplog.text.count("cannot be created") == 1  # warned once per process
+    assert len(caplog.records) == 1
+
+
+def test_folder_modes(credentials, fake_clock, fake_minter, tmp_path, caplog):
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        TokenManager(
+            credentials, fake_minter, TokenCacheSettings(cache_dir=loose), clock=fake_clock
+        ).get_token()
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    assert "tightened to 0700" in caplog.text
+    assert (loose / f"{credentials.cache_key}.token").exists()
+
+    tokens_module.clear_memory_cache()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        TokenManager(
+            credentials, fake_minter, TokenCacheSettings(cache_dir=shared), clock=fake_clock
+        ).get_token()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # never chmod a shared folder
+    assert "shared folder" in caplog.text
+    assert not list(shared.iterdir())
+
+    tokens_module.clear_memory_cache()
+    nested = tmp_path / "new" / "deep" / "tokens"
+    TokenManager(
+        credentials, fake_minter, TokenCacheSettings(cache_dir=nested), clock=fake_clock
+    ).get_token()
+    assert stat.S_IMODE(nested.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+def test_a_foreign_folder_is_not_used(credentials, fake_clock, fake_minter, tmp_path, caplog):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, FOREIGN_UID, FOREIGN_UID)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        TokenManager(
+            credentials, fake_minter, TokenCacheSettings(cache_dir=foreign), clock=fake_clock
+        ).get_token()
+    assert f"belongs to uid {FOREIGN_UID}" in caplog.text
+    assert not list(foreign.iterdir())
+
+
+# -- host cache: lock ----------------------------------------------------------------------
+
+HOLDER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_lock_held_by_another_process_bounded_wait_then_mint(
+    credentials, fake_clock, fake_minter, tmp_path, caplog
+):
+    settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=0.5)
+    holder = _hold_lock(_host(settings).lock_path(credentials.cache_key), 20)
+    try:
+        manager = TokenManager(credentials, fake_minter, settings, clock=fake_clock)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            token = manager.get_token()
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 0.5 <= elapsed < 6  # bounded by lock_timeout (generous upper bound for busy CI)
+    assert fake_minter.calls == 1
+    assert "held by another process; going on without it" in caplog.text
+    assert (
+        decrypt_token(
+            credentials,
+            _host(settings).token_path(credentials.cache_key).read_bytes(),
+            now=fake_clock(),
+        )
+        == token
+    )
+
+
+def test_a_killed_lock_holder_releases_the_lock(
+    credentials, fake_clock, fake_minter, tmp_path, caplog
+):
+    settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=10)
+    holder = _hold_lock(_host(settings).lock_path(credentials.cache_key), 60)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
+    assert time.monotonic() - started < 5  # far below lock_timeout (10 s)
+    assert not caplog.records
+    assert fake_minter.calls == 1
+
+
+def test_waiting_for_the_lock_then_reading_the_token_another_process_wrote(
+    credentials, fake_minter, cache_settings
+):
+    fake_minter.clock = time.time
+    other_process = _host(cache_settings)  # its own file descriptions: flock conflicts
+    lock = other_process.acquire_lock(credentials.cache_key, timeout=0)
+    assert lock is not None
+    assert lock.held
+    theirs = _token(time.time(), value="minted-by-another-process")
+
+    def finish_refresh() -> None:
+        time.sleep(0.3)
+        other_process.write(credentials, theirs)
+        lock.release()
+
+    thread = threading.Thread(target=finish_refresh)
+    thread.start()
+    manager = TokenManager(credentials, fake_minter, cache_settings)
+    assert manager.get_token() == theirs
+    thread.join()
+    assert fake_minter.calls == 0
+    assert manager.stats["l2_hits"] == 1
+
+
+def test_proactive_refresh_does_not_wait_for_another_refreshing_process(
+    credentials, fake_clock, fake_minter, tmp_path
+):
+    cache_settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=10)
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = manager.get_token()
+    fake_clock.now = token.expires_at - 2700  # inside every process's proactive window
+    other_process = _host(cache_settings)
+    lock = other_process.acquire_lock(credentials.cache_key, timeout=0)
+    assert lock is not None
+    try:
+        started = time.monotonic()
+        assert manager.get_token() is token
+        assert time.monotonic() - started < 5  # a try-lock: never the 10 s lock_timeout
+        assert fake_minter.calls == 1
+        # the other process finishes: its token is adopted at the next look, without a mint
+        theirs = _token(fake_clock(), value="refreshed-elsewhere")
+        other_process.write(credentials, theirs)
+    finally:
+        lock.release()
+    fake_clock.advance(2)
+    assert manager.get_token() == theirs
+    assert fake_minter.calls == 1
+
+
+def test_a_refresh_found_in_the_host_file_is_adopted(
+    credentials, fake_clock, fake_minter, cache_settings
+):
+    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    token = manager.get_token()
+    fake_clock.now = token.expires_at - 2700
+    newer = _token(fake_clock(), value="written-by-a-sibling")
+    _host(cache_settings).write(credentials, newer)
+    assert manager.get_token() == newer
+    assert fake_minter.calls == 1
+    assert manager.stats["l2_hits"] == 1
+
+
+# -- real processes ------------------------------------------------------------------------
+
+WORKER = r"""
+import os, sys, time, types
+from pathlib import Path
+
+root, cache_dir, log_path = sys.argv[1:4]
+sys.path.insert(0, root)
+# Load only the token layer: skip the client package's __init__ and its HTTP stack (faster).
+import airflow_provider_firefly
+package = types.ModuleType("airflow_provider_firefly.client")
+package.__path__ = [os.path.join(root, "airflow_provider_firefly", "client")]
+sys.modules["airflow_provider_firefly.client"] = package
+from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
+from airflow_provider_firefly.client.errors import FireflyAuthError
+from airflow_provider_firefly.client.tokens import AccessToken, TokenManager
+
+bad_secret = len(sys.argv) > 4 and sys.argv[4] == "bad-secret"
+
+
+def mint():
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    os.close(fd)
+    time.sleep(0.3)
+    if bad_secret:
+        raise FireflyAuthError(
+            "IMS rejected the client secret", status=400, error_code="invalid_client"
+        )
+    now = time.time()
+    return AccessToken(f"process-token-{os.getpid()}", now + 86399, now)
+
+
+credentials = FireflyCredentials("process-client", "process-secret")
+settings = TokenCacheSettings(cache_dir=Path(cache_dir), lock_timeout=30)
+manager = TokenManager(credentials, mint, settings)
+try:
+    token = manager.get_token()
+except FireflyAuthError as error:
+    print("refused", manager.stats["auth_failures"], manager.stats["negative_cache_hits"], error)
+else:
+    print(token.fingerprint, manager.stats["mints"], manager.stats["l2_hits"])
+"""
+
+
+@pytest.mark.timeout(60)
+def test_100_processes_8_at_a_time_make_one_mint(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    log = tmp_path / "mints.log"
+    root = str(Path(airflow_provider_firefly.__file__).resolve().parent.parent)
+    cache_dir = tmp_path / "shared-cache"
+
+    def run(_: int) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), root, str(cache_dir), str(log)],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outputs = list(pool.map(run, range(100)))
+    assert len(log.read_text().splitlines()) == 1
+    fingerprints = {line.split()[0] for line in outputs}
+    assert len(fingerprints) == 1
+    counts = [tuple(map(int, line.split()[1:])) for line in outputs]
+    assert counts.count((1, 0)) == 1  # one process minted, 99 read the host file
+    assert counts.count((0, 1)) == 99
+
+
+@pytest.mark.timeout(60)
+def test_a_bad_secret_makes_one_ims_call_per_host(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    log = tmp_path / "mints.log"
+    root = str(Path(airflow_provider_firefly.__file__).resolve().parent.parent)
+    cache_dir = tmp_path / "shared-cache"
+
+    def run(_: int) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), root, str(cache_dir), str(log), "bad-secret"],
+            capture_output=True,
+            text=True,
+            timeout=45,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outputs = list(pool.map(run, range(24)))
+    assert len(log.read_text().splitlines()) == 1
+    assert all(line.startswith("refused ") for line in outputs)
+    assert all(
+        line.endswith("IMS rejected the client secret (HTTP 400, error_code=invalid_client)")
+        for line in outputs
+    )
+    assert sorted(line.split()[1:3] for line in outputs).count(["1", "0"]) == 1
+
+
+def test_credential_errors_are_shared_through_the_host_cache(
+    credentials, fake_clock, fake_minter, cache_settings
+):
+    fake_minter.fail = FireflyAuthError(
+        "IMS rejected the client secret", status=400, error_code="invalid_client"
+    )
+    first = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with pytest.raises(FireflyAuthError):
+        first.get_token()
+    host = _host(cache_settings)
+    error_file = host.error_path(credentials.cache_key)
+    assert stat.S_IMODE(error_file.stat().st_mode) == 0o600
+    assert b"IMS rejected" not in error_file.read_bytes()
+    tokens_module.clear_memory_cache()  # another task process
+    second = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    with pytest.raises(FireflyAuthError, match="IMS rejected the client secret") as caught:
+        second.get_token()
+    assert caught.value.error_code == "invalid_client"
+    assert caught.value.status == 400
+    assert fake_minter.calls == 1
+    assert second.stats["negative_cache_hits"] == 1
+    fake_clock.advance(61)
+    tokens_module.clear_memory_cache()
+    fake_minter.fail = None
+    third = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
+    assert third.get_token().value.startswith("tok-")
+    assert fake_minter.calls == 2
+    assert not error_file.exists()
+
+
+# -- shared store (L3) ---------------------------------------------------------------------
+
+
+def test_memory_store_satisfies_the_protocol(memory_store):
+    assert isinstance(memory_store, SharedTokenStore)
+
+
+def test_shared_store_holds_ciphertext_and_serves_other_hosts(
+    credentials, fake_clock, fake_minter, memory_store, tmp_path
+):
+    host_a = TokenCacheSettings(cache_dir=tmp_path / "host-a")
+    manager = TokenManager(
+        credentials, fake_minter, host_a, shared_store=memory_store, clock=fake_clock
+    )
+    token = manager.get_token()
+    stored = memory_store.data[credentials.cache_key]
+    assert token.value not in stored
+    assert decrypt_token(credentials, stored, now=fake_clock()) == token
+    # another host: empty memory and folder, same store
+    tokens_module.clear_memory_cache()
+    host_b = TokenCacheSettings(cache_dir=tmp_path / "host-b")
+    other = TokenManager(
+        credentials, fake_minter, host_b, shared_store=memory_store, clock=fake_clock
+    )
+    assert other.get_token() == token
+    assert fake_minter.calls == 1
+    assert other.stats["l3_hits"] == 1
+    # ... which filled its host file
+    file_b = HostTokenCache(tmp_path / "host-b").token_path(credentials.cache_key)
+    assert decrypt_token(credentials, file_b.read_bytes(), now=fake_clock()) == token
+
+
+def test_shared_store_errors_are_warnings(  # noqa: PLR0917
+    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
+):
+    memory_store.fail = RuntimeError("Variable API unreachable")
+    manager = TokenManager(
+        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
+    )
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = manager.get_token()
+        manager.invalidate(token.value)
+    assert token.value.startswith("tok-")
+    assert "shared token store read failed (RuntimeError: Variable API unreachable)" in caplog.text
+    assert "shared token store write failed" in caplog.text
+    assert manager.stats["store_errors"] >= 2
+
+
+def test_garbage_in_the_shared_store_is_a_miss(  # noqa: PLR0917
+    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
+):
+    memory_store.data[credentials.cache_key] = "not-a-ciphertext"
+    manager = TokenManager(
+        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
+    )
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        token = manager.get_token()
+    assert "Ignoring the Firefly token in the shared store" in caplog.text
+    assert (
+        decrypt_token(credentials, memory_store.data[credentials.cache_key], now=fake_clock())
+        == token
+    )
+
+
+def test_invalidate_if_same_at_every_level(
+    credentials, fake_clock, fake_minter, memory_store, cache_settings
+):
+    manager = TokenManager(
+        credentials, fake_minter, cache_settings, shared_store=memory_store, clock=fake_clock
+    )
+    stale = manager.get_token()
+    host = _host(cache_settings)
+    path = host.token_path(credentials.cache_key)
+    # another worker already replaced the token everywhere but in our memory
+    newer = _token(fake_clock(), value="newer-from-another-worker")
+    memory_store.data[credentials.cache_key] = encrypt_token(credentials, newer)
+    host.write(credentials, newer)
+    manager.invalidate(stale.value)
+    stored = memory_store.data[credentials.cache_key]
+    assert decrypt_token(credentials, stored, now=fake_clock()) == newer
+    assert decrypt_token(credentials, path.read_bytes(), now=fake_clock()) == newer
+    assert manager.get_token() == newer  # read from the host file
+    assert fake_minter.calls == 1
+    manager.invalidate(newer.value)
+    assert credentials.cache_key not in memory_store.data
+    assert not path.exists()
+    fresh = manager.get_token()
+    assert fresh not in (stale, newer)
+    assert fake_minter.calls == 2
+
+
+def test_an_invalidated_token_offered_again_by_a_cache_is_refused(
+    credentials, fake_clock, fake_minter, memory_store, memory_only
+):
+    manager = TokenManager(
+        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
+    )
+    stale = manager.get_token()
+    manager.invalidate(stale.value)
+    # a slow worker writes the revoked token back
+    memory_store.data[credentials.cache_key] = encrypt_token(credentials, stale)
+    fresh = manager.get_token()
+    assert fresh != stale
+    assert fake_minter.calls == 2
+
+
+# -- secrecy -------------------------------------------------------------------------------
+
+
+def test_no_token_or_secret_in_any_log(  # noqa: PLR0917
+    credentials, fake_clock, fake_minter, cache_settings, memory_store, caplog
+):
+    with caplog.at_level(logging.DEBUG):
+        manager = TokenManager(
+            credentials, fake_minter, cache_settings, shared_store=memory_store, clock=fake_clock
+        )
+        first = manager.get_token()
+        tokens_module.clear_memory_cache()
+        manager.get_token()
+        fake_clock.now = first.expires_at - 2700
+        fake_minter.fail = FireflyServerError("IMS is down", status=503)
+        manager.get_token()
+        fake_minter.fail = None
+        fake_clock.advance(61)
+        second = manager.get_token()
+        manager.invalidate(second.value)
+        _write_entry(_host(cache_settings), credentials, b"garbage")
+        third = manager.get_token()
+        repr(manager)
+    text = caplog.text + repr(manager) + repr(third)
+    assert caplog.records
+    assert first.fingerprint in text
+    for secret in (credentials.client_secret, first.value, second.value, third.value, "tok-"):
+        assert secret not in text
