@@ -19,8 +19,8 @@ import asyncio
 import logging
 import os
 import random
-import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -127,6 +127,11 @@ class PollPolicy:
         return max(self.min_interval, base + random.uniform(-spread, spread))  # noqa: S311
 
 
+def _is_url(value: str) -> bool:
+    """An http(s) URL, as opposed to a path or a job id (``urn:ff:jobs:...`` has a scheme too)."""
+    return urlsplit(value).scheme.lower() in ("http", "https")
+
+
 def _default_user_agent() -> str:
     return f"airflow-provider-firefly/{__version__} python-requests/{requests.__version__}"
 
@@ -177,7 +182,7 @@ class _ClientBase:
 
     def url_for(self, path_or_url: str) -> str:
         """An absolute URL: full URLs (status URLs as returned) are kept as they are."""
-        if urlsplit(path_or_url).scheme:
+        if _is_url(path_or_url):
             return path_or_url
         return urljoin(self.http.api_url + "/", path_or_url.lstrip("/"))
 
@@ -194,7 +199,7 @@ class _ClientBase:
     def _status_url(self, job: JobRef) -> str:
         if isinstance(job, JobHandle):
             return job.status_url
-        if urlsplit(job).scheme:
+        if _is_url(job):
             return job
         return JobHandle.for_job_id(self.http.api_url, job).status_url
 
@@ -203,7 +208,7 @@ class _ClientBase:
             return job.cancel_url
         if isinstance(job, JobHandle):
             job = job.job_id
-        if urlsplit(job).scheme:
+        if _is_url(job):
             return job.replace("/v3/status/", "/v3/cancel/")
         cancel = JobHandle.for_job_id(self.http.api_url, job).cancel_url
         assert cancel is not None
@@ -492,8 +497,9 @@ class FireflyClient(_ClientBase):
         self, *, page_size: int = 20, sort_by: str | None = None, published_state: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every custom model the credential can use, fetched page by page."""
-        if not 1 <= page_size <= 100:
-            raise FireflyConfigError("page_size must be from 1 to 100", field="page_size")
+        if not 1 <= page_size <= 50:
+            # The spec caps ``limit`` at 50; Adobe answers 400 above it.
+            raise FireflyConfigError("page_size must be from 1 to 50", field="page_size")
         op = OPERATIONS["list_custom_models"]
         start = 0
         while True:
@@ -502,7 +508,14 @@ class FireflyClient(_ClientBase):
                 params["sortBy"] = sort_by
             if published_state:
                 params["publishedState"] = published_state
-            payload = self.request(op.method, op.path, params=params, what=op.label).json()
+            # The spec makes x-request-id required on this route (Adobe support traces it).
+            payload = self.request(
+                op.method,
+                op.path,
+                params=params,
+                headers={"x-request-id": str(uuid.uuid4())},
+                what=op.label,
+            ).json()
             models = payload.get("custom_models") if isinstance(payload, dict) else None
             if not isinstance(models, list):
                 return
@@ -561,9 +574,9 @@ def _download_to_path(
     transport: SyncTransport, url: str, path: Path, chunk_size: int
 ) -> StreamResult:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Created like open() would (mode 0666 less the umask), unlike mkstemp's 0600.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
     def open_sink() -> AbstractContextManager[IO[bytes]]:
         return tmp.open("wb")

@@ -267,9 +267,14 @@ class HttpSettings:
         Only the configured API host and, when that is Adobe's, other ``*.adobe.io`` hosts over
         https: never presigned output URLs or any other host.
         """
+        # urlsplit and urllib3 (what requests connects to) disagree on some URLs: with
+        # ``https://evil.example\@x.adobe.io/`` urlsplit sees x.adobe.io and requests connects
+        # to evil.example. Refuse anything that could be read two ways.
+        if not url.isascii() or any(c == "\\" or ord(c) <= 32 or ord(c) == 127 for c in url):
+            return False
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        if not host:
+        if not host or "@" in parts.netloc:
             return False
         if host == self.api_host:
             return parts.scheme == urlsplit(self.api_url).scheme

@@ -256,7 +256,8 @@ def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: deeply nested JSON (``[[[[...``) from a hostile or broken proxy.
         if text.lstrip().startswith("<"):
             return {}
         return {"message": _clip(text)}

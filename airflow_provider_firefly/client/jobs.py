@@ -136,6 +136,17 @@ class JobStatus:
         return data
 
 
+def _finite(value: Any) -> float | None:
+    """A finite float, or None (``progress`` may be any JSON, even a 400-digit integer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _seed(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -151,7 +162,12 @@ def _outputs(result: Any) -> tuple[JobOutput, ...]:
         for kind in ("image", "video"):
             media = item.get(kind)
             if isinstance(media, dict) and isinstance(media.get("url"), str):
-                found.append(JobOutput(media["url"], kind, seed, media.get("id")))
+                media_id = media.get("id")
+                found.append(
+                    JobOutput(
+                        media["url"], kind, seed, media_id if isinstance(media_id, str) else None
+                    )
+                )
                 break
         else:
             url = item.get("presignedUrl") or item.get("url")
@@ -173,14 +189,7 @@ def parse_job_status(data: Any, *, job_id: str | None = None) -> JobStatus:
     if not isinstance(status, str) or not status:
         raise FireflyError("the job status reply has no status")
     status = status.strip().lower()
-    progress = data.get("progress")
-    progress_value = (
-        float(progress)
-        if isinstance(progress, (int, float))
-        and not isinstance(progress, bool)
-        and math.isfinite(progress)
-        else None
-    )
+    progress_value = _finite(data.get("progress"))
     result = data.get("result") if isinstance(data.get("result"), dict) else {}
     reported_id = data.get("jobId")
     error_code = data.get("error_code")

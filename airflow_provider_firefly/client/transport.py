@@ -124,6 +124,21 @@ def _innermost(error: BaseException) -> BaseException:
     return current
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception nested in it (``reason``, ``args[0]``, ``__cause__``)."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        nested = getattr(current, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = current.args[0] if current.args else None
+        if not isinstance(nested, BaseException):
+            nested = current.__cause__
+        current = nested
+    return found
+
+
 def _requests_error(
     error: requests.RequestException, what: str, read_timeout: float
 ) -> FireflyError:
@@ -134,12 +149,12 @@ def _requests_error(
     if isinstance(error, requests.exceptions.ReadTimeout):
         return FireflyTimeoutError(f"{what}: no response within {read_timeout:g} s")
     inner = _innermost(error)
-    if isinstance(error, requests.exceptions.ConnectionError) and isinstance(
-        inner, (NewConnectionError, ConnectionRefusedError, OSError)
-    ):
-        never_sent = isinstance(inner, (NewConnectionError, ConnectionRefusedError)) or (
-            "Failed to establish a new connection" in str(inner)
-        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        # NewConnectionError (and its subclass NameResolutionError, a DNS failure) anywhere in
+        # the chain means no connection was made, so nothing was sent.
+        never_sent = any(
+            isinstance(e, (NewConnectionError, ConnectionRefusedError)) for e in _chain(error)
+        ) or ("Failed to establish a new connection" in str(inner))
         if never_sent:
             return FireflyConnectionError(
                 f"{what}: could not connect ({type(inner).__name__})", request_sent=False
