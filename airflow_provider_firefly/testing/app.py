@@ -51,7 +51,6 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 async def _ims(state: EmulatorState, request: Request, params: dict[str, str]) -> Response:
-    state.counters.inc("ims_token_requests")
     merged: dict[str, str] = dict(parse_qsl(request.url.query))
     mtype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if mtype == "application/x-www-form-urlencoded":
@@ -200,6 +199,9 @@ class EmulatorApp:
             return
         state = self.state
         state.counters.request(route.key, request.headers.items())
+        if route.kind == "ims":
+            # Every token request counts, scripted replies included: it is what Adobe would see.
+            state.counters.inc("ims_token_requests")
         result = await self._dispatch(route, request, params)
         if result is DROP:
             state.counters.inc("dropped_connections")
