@@ -11,6 +11,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
 )
 
 _SCOPE_RE = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+_AMBIGUOUS_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -257,9 +259,13 @@ class HttpSettings:
                 field="max_attempts",
             )
 
-    @property
+    @cached_property
     def api_host(self) -> str:
         return (urlsplit(self.api_url).hostname or "").lower()
+
+    @cached_property
+    def _api_scheme(self) -> str:
+        return urlsplit(self.api_url).scheme
 
     def may_send_token_to(self, url: str) -> bool:
         """Whether a URL may receive the bearer token.
@@ -270,12 +276,12 @@ class HttpSettings:
         # urlsplit and urllib3 (what requests connects to) disagree on some URLs: with
         # ``https://evil.example\@x.adobe.io/`` urlsplit sees x.adobe.io and requests connects
         # to evil.example. Refuse anything that could be read two ways.
-        if not url.isascii() or any(c == "\\" or ord(c) <= 32 or ord(c) == 127 for c in url):
+        if not url.isascii() or _AMBIGUOUS_URL_CHARS.search(url):
             return False
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if not host or "@" in parts.netloc:
             return False
         if host == self.api_host:
-            return parts.scheme == urlsplit(self.api_url).scheme
+            return parts.scheme == self._api_scheme
         return is_adobe_host(self.api_host) and is_adobe_host(host) and parts.scheme == "https"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -18,8 +20,9 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
+    stop_any,
 )
+from tenacity.stop import stop_base
 
 from airflow_provider_firefly.client.config import HttpSettings
 from airflow_provider_firefly.client.errors import (
@@ -29,6 +32,8 @@ from airflow_provider_firefly.client.errors import (
 )
 
 __all__ = ["RetryPolicy", "is_retryable", "retry_reason"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("airflow_provider_firefly.client")
 
@@ -61,6 +66,19 @@ def retry_reason(error: BaseException | None) -> str:
     if status is not None:
         return f"HTTP {status}"
     return getattr(error, "message", None) or type(error).__name__
+
+
+class _StopBeforeTotal(stop_base):
+    """Like ``stop_before_delay``, but counted from a given start: the first attempt runs
+    before tenacity takes over (see :meth:`RetryPolicy.call`) and its time counts too."""
+
+    def __init__(self, max_seconds: float, started: float) -> None:
+        self.max_seconds = max_seconds
+        self.started = started
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = float(retry_state.upcoming_sleep or 0.0)
+        return time.monotonic() - self.started + upcoming >= self.max_seconds
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,18 @@ class RetryPolicy:
         step = min(self.backoff_max, self.backoff_base * 2.0 ** max(attempt - 1, 0))
         return min(step / 2 + random.uniform(0, step / 2), self.max_wait)  # noqa: S311
 
-    def _tenacity_kwargs(self, what: str, idempotent: bool) -> dict[str, Any]:
+    def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
+        """Whether to retry after ``error``; subclasses may narrow it."""
+        return is_retryable(error, idempotent=idempotent)
+
+    def before_retry(self, error: BaseException | None, sleep: float) -> None:
+        """Called before each wait; subclasses may act on it (e.g. pause a shared budget)."""
+
+    def _tenacity_kwargs(
+        self, what: str, idempotent: bool, started_at: float | None = None
+    ) -> dict[str, Any]:
+        started = time.monotonic() if started_at is None else started_at
+
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
             return self.wait_seconds(error, state.attempt_number)
@@ -108,6 +137,7 @@ class RetryPolicy:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             sleep = float(state.next_action.sleep) if state.next_action else 0.0
+            self.before_retry(error, sleep)
             self.logger.warning(
                 "%s: %s; retrying in %.1f s (attempt %d of %d)",
                 what,
@@ -118,17 +148,72 @@ class RetryPolicy:
             )
 
         return {
-            "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_retry_time),
+            "stop": stop_any(
+                stop_after_attempt(self.max_attempts),
+                _StopBeforeTotal(self.max_retry_time, started),
+            ),
             "wait": wait,
-            "retry": retry_if_exception(lambda e: is_retryable(e, idempotent=idempotent)),
+            "retry": retry_if_exception(lambda e: self.should_retry(e, idempotent=idempotent)),
             "before_sleep": before_sleep,
             "reraise": True,
         }
 
-    def retrying(self, what: str, *, idempotent: bool = True) -> Retrying:
+    def retrying(
+        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+    ) -> Retrying:
         """A tenacity controller for blocking code."""
-        return Retrying(**self._tenacity_kwargs(what, idempotent))
+        return Retrying(**self._tenacity_kwargs(what, idempotent, started_at))
 
-    def async_retrying(self, what: str, *, idempotent: bool = True) -> AsyncRetrying:
+    def async_retrying(
+        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+    ) -> AsyncRetrying:
         """The same controller for asyncio code (sleeps with ``asyncio.sleep``)."""
-        return AsyncRetrying(**self._tenacity_kwargs(what, idempotent))
+        return AsyncRetrying(**self._tenacity_kwargs(what, idempotent, started_at))
+
+    def call(self, attempt: Callable[[], T], what: str, *, idempotent: bool = True) -> T:
+        """Run ``attempt`` under the policy.
+
+        The first try runs bare: tenacity's bookkeeping costs more than a warm loopback call,
+        and most calls succeed at once. Only a retryable failure hands over to tenacity, which
+        counts that failure as the first attempt.
+        """
+        started = time.monotonic()
+        try:
+            return attempt()
+        except Exception as error:
+            if self.max_attempts <= 1 or not self.should_retry(error, idempotent=idempotent):
+                raise
+            first: Exception = error
+        replayed = False
+
+        def again() -> T:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first
+            return attempt()
+
+        return self.retrying(what, idempotent=idempotent, started_at=started)(again)
+
+    async def acall(
+        self, attempt: Callable[[], Awaitable[T]], what: str, *, idempotent: bool = True
+    ) -> T:
+        """:meth:`call` for coroutines."""
+        started = time.monotonic()
+        try:
+            return await attempt()
+        except Exception as error:
+            if self.max_attempts <= 1 or not self.should_retry(error, idempotent=idempotent):
+                raise
+            first: Exception = error
+        replayed = False
+
+        async def again() -> T:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first
+            return await attempt()
+
+        retrying = self.async_retrying(what, idempotent=idempotent, started_at=started)
+        return await retrying(again)

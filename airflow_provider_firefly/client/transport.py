@@ -251,7 +251,7 @@ class SyncTransport:
             check_response(result.status, result.headers, result.content, what)
             return result
 
-        return self.policy.retrying(what, idempotent=idempotent)(attempt)
+        return self.policy.call(attempt, what, idempotent=idempotent)
 
     def stream_to(
         self,
@@ -288,7 +288,7 @@ class SyncTransport:
             except requests.RequestException as error:
                 raise _requests_error(error, what, self.settings.read_timeout) from None
 
-        return self.policy.retrying(what, idempotent=True)(attempt)
+        return self.policy.call(attempt, what, idempotent=True)
 
     def close(self) -> None:
         if self._owns_session:
@@ -368,7 +368,7 @@ class AsyncTransport:
             check_response(result.status, result.headers, result.content, what)
             return result
 
-        return await self.policy.async_retrying(what, idempotent=idempotent)(attempt)
+        return await self.policy.acall(attempt, what, idempotent=idempotent)
 
     async def aclose(self) -> None:
         if self._client is not None:
