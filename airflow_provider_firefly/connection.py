@@ -57,6 +57,9 @@ class ExtraField:
         return {"label": self.label, "description": self.description, "schema": schema}
 
 
+# No field name may contain a word of Airflow's sensitive-field list ("token", "secret", "password",
+# "proxy", "dsn", ...): Airflow would mask its value everywhere (logs, the connection API, and the
+# form's default, which the 3.3 UI then shows as "***"). A test guards this.
 EXTRA_FIELDS: dict[str, ExtraField] = {
     "scopes": ExtraField(
         "Scopes",
@@ -77,19 +80,19 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "string",
         DEFAULT_API_URL,
     ),
-    "host_token_cache": ExtraField(
+    "host_cache": ExtraField(
         "Share tokens on this host",
         "Cache the IMS token in an encrypted file so that every task on a worker host reuses "
         "one token (recommended).",
         "boolean",
         True,
     ),
-    "token_cache_dir": ExtraField(
+    "cache_dir": ExtraField(
         "Token cache folder",
         "Folder of the host token cache; default ~/.cache/airflow-provider-firefly/tokens.",
         "string",
     ),
-    "shared_token_cache": ExtraField(
+    "shared_cache": ExtraField(
         "Share tokens across workers",
         "Also keep the encrypted token in an Airflow Variable, so that workers on other hosts "
         "(Kubernetes pods) reuse it. Off by default: see the README's token caching section.",
@@ -222,17 +225,18 @@ def parse_connection(
             max_attempts=int(default("max_attempts")),
         )
         token_cache = TokenCacheSettings(
-            host_cache=bool(default("host_token_cache")),
-            cache_dir=values.get("token_cache_dir"),
+            host_cache=bool(default("host_cache")),
+            cache_dir=values.get("cache_dir"),
         )
     except FireflyConfigError as error:
-        raise FireflyConfigError(
-            f"connection {conn_id!r}: {error.message}", field=error.field
-        ) from None
+        where = f"connection {conn_id!r}"
+        if error.field and error.field not in error.message:
+            where += f", field {error.field!r}"
+        raise FireflyConfigError(f"{where}: {error.message}", field=error.field) from None
     return FireflyConnectionConfig(
         conn_id=conn_id,
         credentials=credentials,
         http=http,
         token_cache=token_cache,
-        shared_token_cache=bool(default("shared_token_cache")),
+        shared_token_cache=bool(default("shared_cache")),
     )

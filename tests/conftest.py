@@ -23,6 +23,10 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(TESTS / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
 os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "firefly-tests-" + "x" * 64)
+# One Fernet key for this process and every airflow subprocess (api-server, CLI, executor): else
+# each airflow.cfg reader may get its own, and a Variable or connection password written by one
+# process cannot be read by another.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "ZmlyZWZseS10ZXN0cy1mZXJuZXQta2V5LTMyYnl0ZXM=")
 # Keep the host token cache of the tests away from the user's ~/.cache.
 _cache = tempfile.mkdtemp(prefix="ff-token-cache-")
 atexit.register(shutil.rmtree, _cache, ignore_errors=True)

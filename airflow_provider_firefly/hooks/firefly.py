@@ -97,17 +97,30 @@ class FireflyHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Legacy form fields; kept identical to ``conn-fields`` by a test."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
+        """Legacy form fields (wtforms); kept identical to ``conn-fields`` by a test.
+
+        Uses flask-appbuilder's Bootstrap widget and flask-babel's lazy labels when installed
+        (the Airflow 2 UI), and wtforms' own widget and plain labels otherwise.
+        """
         from wtforms import BooleanField, IntegerField, StringField
+
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        except ImportError:
+            BS3TextFieldWidget = None
+        try:
+            from flask_babel import lazy_gettext
+        except ImportError:
+
+            def lazy_gettext(label: str) -> str:
+                return label
 
         kinds = {"boolean": BooleanField, "integer": IntegerField}
         widgets: dict[str, Any] = {}
         for name, field in EXTRA_FIELDS.items():
             kind = kinds.get(field.type, StringField)
             kwargs: dict[str, Any] = {"description": field.description}
-            if kind is StringField:
+            if kind is StringField and BS3TextFieldWidget is not None:
                 kwargs["widget"] = BS3TextFieldWidget()
             if field.default is not None:
                 kwargs["default"] = field.default

@@ -1,6 +1,6 @@
 """The cluster-wide token level: the encrypted token in an Airflow Variable.
 
-Opt-in (connection extra ``shared_token_cache``) for executors whose tasks share no host, such
+Opt-in (connection extra ``shared_cache``) for executors whose tasks share no host, such
 as the Kubernetes executor. The Variable holds the same ciphertext as the host cache file,
 encrypted with a key derived from the client secret: whoever can read Variables but does not
 hold the secret learns nothing. Trade-offs (documented in the README): one more place where the
