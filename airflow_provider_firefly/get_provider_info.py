@@ -37,6 +37,32 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_firefly.hooks.firefly"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Adobe Firefly",
+                "python-modules": [
+                    "airflow_provider_firefly.operators.base",
+                    "airflow_provider_firefly.operators.images",
+                    "airflow_provider_firefly.operators.composite",
+                    "airflow_provider_firefly.operators.video",
+                    "airflow_provider_firefly.operators.storage",
+                    "airflow_provider_firefly.operators.generic",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Adobe Firefly",
+                "python-modules": ["airflow_provider_firefly.sensors.firefly"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Adobe Firefly",
+                "python-modules": ["airflow_provider_firefly.triggers.firefly"],
+            }
+        ],
+        "extra-links": ["airflow_provider_firefly.operators.links.FireflyOutputLink"],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

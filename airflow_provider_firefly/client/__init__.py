@@ -1,38 +1,93 @@
-"""The Firefly client: transport, IMS tokens and the API, with no Airflow dependency."""
+"""The Firefly client: transport, IMS tokens and the API, with no Airflow dependency.
+
+Names are imported on first use: Airflow reads this provider's metadata (which needs
+:mod:`.config` and :mod:`.errors` only) in every process, and DAG files should not pay for
+``requests``, ``httpx`` or ``cryptography`` unless a task really calls Firefly.
+"""
 
 from __future__ import annotations
 
-from airflow_provider_firefly.client.api import AsyncFireflyClient, FireflyClient, PollPolicy
-from airflow_provider_firefly.client.config import (
-    DEFAULT_API_URL,
-    DEFAULT_IMS_URL,
-    DEFAULT_SCOPES,
-    FireflyCredentials,
-    HttpSettings,
-    TokenCacheSettings,
-)
-from airflow_provider_firefly.client.errors import (
-    FireflyAccessError,
-    FireflyAuthError,
-    FireflyConfigError,
-    FireflyConflictError,
-    FireflyConnectionError,
-    FireflyContentPolicyError,
-    FireflyError,
-    FireflyJobCancelledError,
-    FireflyJobError,
-    FireflyJobFailedError,
-    FireflyJobTimeoutError,
-    FireflyNotFoundError,
-    FireflyOutputExpiredError,
-    FireflyRateLimitError,
-    FireflyRequestError,
-    FireflyServerError,
-    FireflyTimeoutError,
-    FireflyValidationError,
-)
-from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
-from airflow_provider_firefly.client.operations import OPERATIONS, Operation
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_firefly.client.api import (
+        AsyncFireflyClient,
+        FireflyClient,
+        PollPolicy,
+    )
+    from airflow_provider_firefly.client.config import (
+        DEFAULT_API_URL,
+        DEFAULT_IMS_URL,
+        DEFAULT_SCOPES,
+        FireflyCredentials,
+        HttpSettings,
+        TokenCacheSettings,
+    )
+    from airflow_provider_firefly.client.errors import (
+        FireflyAccessError,
+        FireflyAuthError,
+        FireflyConfigError,
+        FireflyConflictError,
+        FireflyConnectionError,
+        FireflyContentPolicyError,
+        FireflyError,
+        FireflyJobCancelledError,
+        FireflyJobError,
+        FireflyJobFailedError,
+        FireflyJobTimeoutError,
+        FireflyNotFoundError,
+        FireflyOutputExpiredError,
+        FireflyRateLimitError,
+        FireflyRequestError,
+        FireflyServerError,
+        FireflyTimeoutError,
+        FireflyValidationError,
+    )
+    from airflow_provider_firefly.client.jobs import (
+        JobHandle,
+        JobOutput,
+        JobStatus,
+    )
+    from airflow_provider_firefly.client.operations import (
+        OPERATIONS,
+        Operation,
+    )
+
+_LAZY: dict[str, str] = {
+    "AsyncFireflyClient": "airflow_provider_firefly.client.api",
+    "FireflyClient": "airflow_provider_firefly.client.api",
+    "PollPolicy": "airflow_provider_firefly.client.api",
+    "DEFAULT_API_URL": "airflow_provider_firefly.client.config",
+    "DEFAULT_IMS_URL": "airflow_provider_firefly.client.config",
+    "DEFAULT_SCOPES": "airflow_provider_firefly.client.config",
+    "FireflyCredentials": "airflow_provider_firefly.client.config",
+    "HttpSettings": "airflow_provider_firefly.client.config",
+    "TokenCacheSettings": "airflow_provider_firefly.client.config",
+    "FireflyAccessError": "airflow_provider_firefly.client.errors",
+    "FireflyAuthError": "airflow_provider_firefly.client.errors",
+    "FireflyConfigError": "airflow_provider_firefly.client.errors",
+    "FireflyConflictError": "airflow_provider_firefly.client.errors",
+    "FireflyConnectionError": "airflow_provider_firefly.client.errors",
+    "FireflyContentPolicyError": "airflow_provider_firefly.client.errors",
+    "FireflyError": "airflow_provider_firefly.client.errors",
+    "FireflyJobCancelledError": "airflow_provider_firefly.client.errors",
+    "FireflyJobError": "airflow_provider_firefly.client.errors",
+    "FireflyJobFailedError": "airflow_provider_firefly.client.errors",
+    "FireflyJobTimeoutError": "airflow_provider_firefly.client.errors",
+    "FireflyNotFoundError": "airflow_provider_firefly.client.errors",
+    "FireflyOutputExpiredError": "airflow_provider_firefly.client.errors",
+    "FireflyRateLimitError": "airflow_provider_firefly.client.errors",
+    "FireflyRequestError": "airflow_provider_firefly.client.errors",
+    "FireflyServerError": "airflow_provider_firefly.client.errors",
+    "FireflyTimeoutError": "airflow_provider_firefly.client.errors",
+    "FireflyValidationError": "airflow_provider_firefly.client.errors",
+    "JobHandle": "airflow_provider_firefly.client.jobs",
+    "JobOutput": "airflow_provider_firefly.client.jobs",
+    "JobStatus": "airflow_provider_firefly.client.jobs",
+    "OPERATIONS": "airflow_provider_firefly.client.operations",
+    "Operation": "airflow_provider_firefly.client.operations",
+}
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -68,3 +123,12 @@ __all__ = [
     "PollPolicy",
     "TokenCacheSettings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,98 @@
+"""Operators for every Adobe Firefly operation.
+
+Imported lazily: ``from airflow_provider_firefly.operators import FireflyGenerateImagesOperator``
+loads only that operator's module (and ``airflow.sdk``), so DAG files parse fast.
+
+=========================================  ====================================================
+Operator                                   Firefly operation
+=========================================  ====================================================
+FireflyGenerateImagesOperator              text to image: Image 3/4, custom models, Image 5
+FireflyGenerateSimilarImagesOperator       generate similar images
+FireflyExpandImageOperator                 generative expand
+FireflyFillImageOperator                   generative fill
+FireflyGenerateObjectCompositeOperator     object composite (generated scene)
+FireflyPreciseCompositeOperator            precise composite
+FireflyAdaptiveCompositeOperator           adaptive composite
+FireflyUpscaleImageOperator                precise upscale
+FireflyGenerateVideoOperator               text / image to video
+FireflyUploadImageOperator                 upload an image (XCom: upload id)
+FireflyListCustomModelsOperator            list custom models (XCom: the list)
+FireflyOperator                            any job operation, given a name or path and a body
+=========================================  ====================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
+    from airflow_provider_firefly.operators.composite import (
+        FireflyAdaptiveCompositeOperator,
+        FireflyGenerateObjectCompositeOperator,
+        FireflyPreciseCompositeOperator,
+    )
+    from airflow_provider_firefly.operators.generic import FireflyOperator
+    from airflow_provider_firefly.operators.images import (
+        FireflyExpandImageOperator,
+        FireflyFillImageOperator,
+        FireflyGenerateImagesOperator,
+        FireflyGenerateSimilarImagesOperator,
+        FireflyUpscaleImageOperator,
+    )
+    from airflow_provider_firefly.operators.links import FireflyOutputLink
+    from airflow_provider_firefly.operators.storage import (
+        FireflyListCustomModelsOperator,
+        FireflyUploadImageOperator,
+    )
+    from airflow_provider_firefly.operators.video import FireflyGenerateVideoOperator
+
+_MODULES = {
+    "FireflyJobOperator": "base",
+    "FireflyRequest": "base",
+    "FireflyGenerateImagesOperator": "images",
+    "FireflyGenerateSimilarImagesOperator": "images",
+    "FireflyExpandImageOperator": "images",
+    "FireflyFillImageOperator": "images",
+    "FireflyUpscaleImageOperator": "images",
+    "FireflyGenerateObjectCompositeOperator": "composite",
+    "FireflyPreciseCompositeOperator": "composite",
+    "FireflyAdaptiveCompositeOperator": "composite",
+    "FireflyGenerateVideoOperator": "video",
+    "FireflyUploadImageOperator": "storage",
+    "FireflyListCustomModelsOperator": "storage",
+    "FireflyOperator": "generic",
+    "FireflyOutputLink": "links",
+}
+
+__all__ = [
+    "FireflyAdaptiveCompositeOperator",
+    "FireflyExpandImageOperator",
+    "FireflyFillImageOperator",
+    "FireflyGenerateImagesOperator",
+    "FireflyGenerateObjectCompositeOperator",
+    "FireflyGenerateSimilarImagesOperator",
+    "FireflyGenerateVideoOperator",
+    "FireflyJobOperator",
+    "FireflyListCustomModelsOperator",
+    "FireflyOperator",
+    "FireflyOutputLink",
+    "FireflyPreciseCompositeOperator",
+    "FireflyRequest",
+    "FireflyUploadImageOperator",
+    "FireflyUpscaleImageOperator",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})

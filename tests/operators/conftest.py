@@ -1,0 +1,90 @@
+"""Fixtures of the operator tests: a ``firefly`` connection on the emulator, input images,
+a minimal task context for calling ``execute`` directly, and emulator request counters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_provider_firefly.client.tokens import clear_memory_cache
+from airflow_provider_firefly.testing import FireflyEmulator
+from airflow_provider_firefly.testing.media import PngImage
+
+CONN_ID = "ff_ops"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_token_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "token-cache"))
+    clear_memory_cache()
+    yield
+    clear_memory_cache()
+
+
+def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
+    return json.dumps(
+        {
+            "conn_type": "firefly",
+            "login": emu.client_id,
+            "password": emu.client_secret,
+            "extra": {"api_url": emu.api_url, "ims_url": emu.ims_url, **extra},
+        }
+    )
+
+
+@pytest.fixture
+def emu(firefly_emulator: FireflyEmulator, monkeypatch: pytest.MonkeyPatch) -> FireflyEmulator:
+    """The session emulator (reset), with jobs that finish at once and ``ff_ops`` aimed at it."""
+    firefly_emulator.configure(job_duration=0)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", conn_json(firefly_emulator))
+    return firefly_emulator
+
+
+def firefly_requests(emu: FireflyEmulator) -> int:
+    """Requests to Firefly routes (IMS and output downloads excluded)."""
+    routes = emu.counters()["requests_by_route"]
+    return sum(n for route, n in routes.items() if "/ims/" not in route and "/outputs" not in route)
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> SimpleNamespace:
+    """Input files: PNGs, a JPEG-looking file, a text file, an empty file, a 16 MB PNG."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    png = folder / "photo.png"
+    png.write_bytes(PngImage(64, 48, seed=1).to_bytes())
+    mask = folder / "mask.png"
+    mask.write_bytes(PngImage(64, 48, seed=2).to_bytes())
+    text = folder / "notes.png"
+    text.write_text("not an image")
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    big = folder / "big.png"
+    big.write_bytes(PngImage(8, 8, seed=3).to_bytes() + b"\0" * (15 * 1024 * 1024 + 10))
+    return SimpleNamespace(folder=folder, png=png, mask=mask, text=text, empty=empty, big=big)
+
+
+class FakeTI:
+    def __init__(self, task_id: str, map_index: int = -1, run_id: str = "manual__t") -> None:
+        self.dag_id = "ff_direct"
+        self.task_id = task_id
+        self.run_id = run_id
+        self.map_index = map_index
+
+
+def context_for(task_id: str = "t", map_index: int = -1, with_ti: bool = False) -> dict[str, Any]:
+    """A minimal context; without ``ti`` no never-pay-twice record is kept (no Variable API)."""
+    return {"ti": FakeTI(task_id, map_index)} if with_ti else {}
+
+
+@pytest.fixture
+def run_op() -> Callable[..., Any]:
+    def _run(op: Any, context: dict[str, Any] | None = None) -> Any:
+        return op.execute(context if context is not None else {})
+
+    return _run
