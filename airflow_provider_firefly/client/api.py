@@ -600,6 +600,15 @@ class AsyncFireflyClient(_ClientBase):
     def transport(self) -> AsyncTransport:
         return AsyncTransport(self.http, user_agent=self.user_agent)
 
+    def use_transport(self, transport: AsyncTransport) -> None:
+        """Send through ``transport`` from now on (e.g. one sharing a rate budget and a
+        connection pool with other clients); the current one is dropped unclosed only if it
+        was never used."""
+        current = self.__dict__.get("transport")
+        if current is not None and current is not transport and current._client is not None:
+            raise RuntimeError("use_transport() must be called before the first request")
+        self.__dict__["transport"] = transport
+
     async def get_access_token(self) -> str:
         return (await self.token_manager.aget_token()).value
 

@@ -109,6 +109,17 @@ class JobOutput:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobOutput:
+        seed = data.get("seed")
+        storage_id = data.get("id")
+        return cls(
+            url=str(data["url"]),
+            kind=str(data.get("kind") or "image"),
+            seed=_seed(seed),
+            id=storage_id if isinstance(storage_id, str) else None,
+        )
+
 
 @dataclass(frozen=True)
 class JobStatus:
@@ -134,6 +145,31 @@ class JobStatus:
         data = asdict(self)
         data["outputs"] = [o.to_dict() for o in self.outputs]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobStatus:
+        """Rebuild from :meth:`to_dict` output (an XCom value, a trigger event)."""
+        outputs = tuple(
+            JobOutput.from_dict(o)
+            for o in data.get("outputs") or ()
+            if isinstance(o, dict) and isinstance(o.get("url"), str)
+        )
+        progress = data.get("progress")
+        error_code, message = data.get("error_code"), data.get("message")
+        result = data.get("result")
+        return cls(
+            job_id=str(data.get("job_id") or ""),
+            status=str(data.get("status") or ""),
+            progress=(
+                float(progress)
+                if isinstance(progress, (int, float)) and not isinstance(progress, bool)
+                else None
+            ),
+            outputs=outputs,
+            error_code=error_code if isinstance(error_code, str) else None,
+            message=message if isinstance(message, str) else None,
+            result=dict(result) if isinstance(result, dict) else {},
+        )
 
 
 def _finite(value: Any) -> float | None:

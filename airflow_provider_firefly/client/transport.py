@@ -308,11 +308,14 @@ class AsyncTransport:
         *,
         user_agent: str,
         policy: RetryPolicy | None = None,
+        http_client: Any = None,
     ) -> None:
+        """``http_client``: an ``httpx.AsyncClient`` to share; the caller keeps owning it."""
         self.settings = settings
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.user_agent = user_agent
-        self._client: Any = None
+        self._client: Any = http_client
+        self._owns_client = http_client is None
 
     def _http(self) -> Any:
         if self._client is None:
@@ -371,9 +374,9 @@ class AsyncTransport:
         return await self.policy.acall(attempt, what, idempotent=idempotent)
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._owns_client:
             await self._client.aclose()
-            self._client = None
+        self._client = None
 
     async def __aenter__(self) -> AsyncTransport:
         return self

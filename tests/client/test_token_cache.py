@@ -275,7 +275,7 @@ def test_an_expired_host_file_is_a_quiet_miss(
         token = manager.get_token()
     assert token != old
     assert fake_minter.calls == 1
-    assert not caplog.records
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_a_rotated_secret_misses(credentials, fake_clock, fake_minter, cache_settings, caplog):
@@ -287,7 +287,7 @@ def test_a_rotated_secret_misses(credentials, fake_clock, fake_minter, cache_set
         other = TokenManager(rotated, fake_minter, cache_settings, clock=fake_clock).get_token()
     assert other != token
     assert fake_minter.calls == 2
-    assert not caplog.records  # a different file: a plain miss
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # a plain miss
     host = _host(cache_settings)
     assert host.token_path(rotated.cache_key) != host.token_path(credentials.cache_key)
     # even the old file under the new key's name cannot be read with the new secret
@@ -427,7 +427,7 @@ def test_a_killed_lock_holder_releases_the_lock(
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
     assert time.monotonic() - started < 5  # far below lock_timeout (10 s)
-    assert not caplog.records
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert fake_minter.calls == 1
 
 

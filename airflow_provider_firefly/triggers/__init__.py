@@ -1,0 +1,1 @@
+"""Triggers of the Firefly provider (run in Airflow's triggerer)."""

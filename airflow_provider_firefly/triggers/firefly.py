@@ -1,0 +1,499 @@
+"""``FireflyJobTrigger``: wait for a Firefly job in the triggerer, without holding a worker slot.
+
+The trigger polls the job's ``statusUrl`` exactly as Firefly returned it, asynchronously end to
+end (``aget_connection``, ``httpx``, ``asyncio.sleep``), and ends with exactly one event:
+
+====================  ==================================================================
+``status``            when
+====================  ==================================================================
+``succeeded``         the job succeeded (``job_status`` holds its outputs)
+``failed``            the job failed (or succeeded without any output)
+``cancelled``         the job was cancelled (``cancelled`` or ``canceled``)
+``timeout``           Firefly timed the job out
+``deadline``          the trigger's ``deadline`` passed; the job was cancelled first if
+                      ``cancel_on_deadline``
+``error``             polling failed for good: 404 (unknown job), 451 (content policy),
+                      401/403, a bad connection, or repeated 5xx/network errors
+====================  ==================================================================
+
+Polls are few: the first near ``expected_seconds``, then x1.5 from ``poll_min_interval`` up
+to ``poll_max_interval``, with jitter. All triggers of one connection in one triggerer share a
+request budget (``requests_per_minute``); a 429 pauses that whole budget for its
+``retry-after`` and never fails a job. A triggerer restart rebuilds the trigger from its
+kwargs and keeps polling the same job: nothing is resubmitted, and a shutdown never cancels the
+remote job (only the deadline and a user's kill do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_firefly.client import errors as _errors
+from airflow_provider_firefly.client.api import AsyncFireflyClient, PollPolicy
+from airflow_provider_firefly.client.budget import (
+    BudgetedRetryPolicy,
+    RequestBudget,
+    SharedAsyncTransport,
+    budget_for,
+)
+from airflow_provider_firefly.client.errors import (
+    FireflyConnectionError,
+    FireflyError,
+    FireflyJobCancelledError,
+    FireflyJobFailedError,
+    FireflyJobTimeoutError,
+    FireflyRateLimitError,
+    FireflyServerError,
+)
+from airflow_provider_firefly.client.jobs import (
+    JobHandle,
+    JobStatus,
+    job_error,
+)
+from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.hooks.firefly import FireflyHook
+
+__all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "job_status_from_dict", "raise_for_event"]
+
+CLASSPATH = "airflow_provider_firefly.triggers.firefly.FireflyJobTrigger"
+EVENT_STATUSES = ("succeeded", "failed", "cancelled", "timeout", "deadline", "error")
+#: Consecutive polls that may fail with a 5xx or a network error (each after the client's own
+#: bounded retries) before the trigger gives up with an ``error`` event.
+MAX_TRANSIENT_FAILURES = 3
+_JOB_KEYS = ("job_id", "status_url", "cancel_url")
+_TERMINAL_EVENT = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "timeout": "timeout",
+}
+
+
+def _positive(name: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"FireflyJobTrigger: {name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _clean_job(job: Any) -> dict[str, Any]:
+    if isinstance(job, JobHandle):
+        job = job.to_dict()
+    if not isinstance(job, dict):
+        raise TypeError("FireflyJobTrigger: job must be JobHandle.to_dict()")
+    clean = {key: job.get(key) for key in _JOB_KEYS}
+    for key in ("job_id", "status_url"):
+        if not isinstance(clean[key], str) or not clean[key]:
+            raise ValueError(f"FireflyJobTrigger: job[{key!r}] is missing")
+    if clean["cancel_url"] is not None and not isinstance(clean["cancel_url"], str):
+        raise ValueError("FireflyJobTrigger: job['cancel_url'] must be a string or None")
+    return clean
+
+
+class FireflyJobTrigger(BaseTrigger):
+    """Poll one Firefly job until it ends or a deadline passes; fire exactly one event.
+
+    :param firefly_conn_id: the ``firefly`` connection (read asynchronously in the triggerer;
+        no token or secret is ever part of the trigger's kwargs).
+    :param job: ``JobHandle.to_dict()``: ``job_id``, ``status_url`` (polled as is) and
+        ``cancel_url``.
+    :param expected_seconds: when to poll first (seconds after the trigger starts).
+    :param poll_min_interval: first interval after that; grows x1.5 per poll.
+    :param poll_max_interval: cap of the interval.
+    :param deadline: epoch seconds; at the deadline the job is cancelled (if
+        ``cancel_on_deadline``) and a ``deadline`` event ends the trigger.
+    :param cancel_on_deadline: cancel the remote job at the deadline and when a user kills the
+        deferred task (False for a sensor, which does not own the job).
+    :param requests_per_minute: the connection's request budget in this triggerer, shared by
+        every trigger polling through it (the lowest rate asked wins); None = no local pacing
+        (a 429 still pauses every trigger of the connection).
+    """
+
+    def __init__(
+        self,
+        *,
+        firefly_conn_id: str,
+        job: dict[str, Any],
+        expected_seconds: float = 15.0,
+        poll_min_interval: float = 2.0,
+        poll_max_interval: float = 30.0,
+        deadline: float | None = None,
+        cancel_on_deadline: bool = True,
+        requests_per_minute: float | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        if not isinstance(firefly_conn_id, str) or not firefly_conn_id:
+            raise ValueError("FireflyJobTrigger: firefly_conn_id must be a connection id")
+        self.firefly_conn_id = firefly_conn_id
+        self.job = _clean_job(job)
+        if (
+            isinstance(expected_seconds, bool)
+            or not isinstance(expected_seconds, (int, float))
+            or not math.isfinite(expected_seconds)
+            or expected_seconds < 0
+        ):
+            raise ValueError(
+                f"FireflyJobTrigger: expected_seconds must be >= 0, got {expected_seconds!r}"
+            )
+        self.expected_seconds = float(expected_seconds)
+        self.poll_min_interval = _positive("poll_min_interval", poll_min_interval)
+        self.poll_max_interval = _positive("poll_max_interval", poll_max_interval)
+        if self.poll_max_interval < self.poll_min_interval:
+            raise ValueError("FireflyJobTrigger: poll_max_interval is below poll_min_interval")
+        self.deadline = None if deadline is None else float(deadline)
+        self.cancel_on_deadline = bool(cancel_on_deadline)
+        self.requests_per_minute = (
+            None
+            if requests_per_minute is None
+            else _positive("requests_per_minute", requests_per_minute)
+        )
+        self._last_report: tuple[str, int | None] | None = None
+
+    # -- serialisation -----------------------------------------------------------------------
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-safe kwargs: ids, URLs and numbers only, never a credential."""
+        return (
+            CLASSPATH,
+            {
+                "firefly_conn_id": self.firefly_conn_id,
+                "job": dict(self.job),
+                "expected_seconds": self.expected_seconds,
+                "poll_min_interval": self.poll_min_interval,
+                "poll_max_interval": self.poll_max_interval,
+                "deadline": self.deadline,
+                "cancel_on_deadline": self.cancel_on_deadline,
+                "requests_per_minute": self.requests_per_minute,
+            },
+        )
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    @property
+    def job_id(self) -> str:
+        return str(self.job["job_id"])
+
+    def _policy(self) -> PollPolicy:
+        return PollPolicy(
+            first_delay=self.expected_seconds,
+            factor=1.5,
+            min_interval=self.poll_min_interval,
+            max_interval=self.poll_max_interval,
+            jitter=0.1,
+        )
+
+    @staticmethod
+    def _delay(policy: PollPolicy, number: int) -> float:
+        delay = policy.interval(number, 0.0)
+        if number == 0 and delay > 0:
+            # PollPolicy does not jitter the first poll; many jobs deferred together must not
+            # all poll in the same instant.
+            delay *= 1.0 + random.uniform(-policy.jitter, policy.jitter)  # noqa: S311
+        return delay
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    async def _client(self) -> AsyncFireflyClient:
+        return await FireflyHook(firefly_conn_id=self.firefly_conn_id).aget_client()
+
+    @staticmethod
+    def _attach_budget(client: AsyncFireflyClient, budget: RequestBudget) -> None:
+        # Route the client's own retries through the budget, hand 429s back to us, and share
+        # one httpx pool with every other trigger of this event loop.
+        policy = BudgetedRetryPolicy.wrap(RetryPolicy.from_settings(client.http), budget)
+        client.use_transport(
+            SharedAsyncTransport(client.http, user_agent=client.user_agent, policy=policy)
+        )
+
+    def on_poll(self, scheduled: float, sent: float) -> None:
+        """Called before each status request with loop-clock times: when the poll was due and
+        when it left (after any budget wait). A no-op; benchmarks and subclasses measure here."""
+
+    def _report(self, status: JobStatus) -> None:
+        progress = None if status.progress is None else int(status.progress)
+        key = (status.status, progress)
+        if key != self._last_report:
+            self._last_report = key
+            shown = "" if progress is None else f" ({progress}%)"
+            self.log.info("Firefly job %s: %s%s", self.job_id, status.status, shown)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job ends or the deadline passes; yield exactly one event."""
+        handle = JobHandle.from_dict(self.job)
+        client: AsyncFireflyClient | None = None
+        try:
+            try:
+                client = await self._client()
+                budget = budget_for(self.firefly_conn_id, self.requests_per_minute)
+                self._attach_budget(client, budget)
+                payload = await self._poll(client, handle, budget)
+            except asyncio.CancelledError:
+                self.log.info(
+                    "Trigger for Firefly job %s stopped (triggerer shutdown or task no longer "
+                    "deferred); the job keeps running at Adobe and is not cancelled",
+                    self.job_id,
+                )
+                raise
+            except FireflyError as error:
+                payload = self._error_payload(error, None)
+            except Exception as error:  # e.g. the connection does not exist
+                self.log.exception("Trigger for Firefly job %s failed", self.job_id)
+                payload = self._payload(
+                    "error", None, f"{type(error).__name__}: {error}", type(error).__name__
+                )
+        finally:
+            if client is not None:
+                try:
+                    await client.aclose()
+                except Exception:  # pragma: no cover - closing must not hide the event
+                    self.log.debug("closing the Firefly client failed", exc_info=True)
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def _poll(
+        self, client: AsyncFireflyClient, handle: JobHandle, budget: RequestBudget
+    ) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        policy = self._policy()
+        number = 0
+        transient = 0
+        last: JobStatus | None = None
+        due = loop.time() + self._delay(policy, 0)
+        self.log.info(
+            "Polling Firefly job %s at %s (first poll in %.0f s%s)",
+            self.job_id,
+            handle.status_url,
+            max(0.0, due - loop.time()),
+            "" if self.deadline is None else f", deadline in {self._remaining():.0f} s",
+        )
+        while True:
+            remaining = self._remaining()
+            wait = due - loop.time()
+            if remaining is not None and remaining <= wait:
+                await asyncio.sleep(max(0.0, remaining))
+                return await self._on_deadline(client, handle, budget, last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await budget.acquire()
+            if (remaining := self._remaining()) is not None and remaining <= 0:
+                return await self._on_deadline(client, handle, budget, last)
+            self.on_poll(due, loop.time())
+            try:
+                status = await client.get_status(handle)
+            except FireflyRateLimitError as error:
+                paused = budget.pause(error.retry_after)
+                self.log.warning(
+                    "Firefly job %s: status poll rate limited (HTTP 429); all polls of "
+                    "connection %r wait %.1f s",
+                    self.job_id,
+                    self.firefly_conn_id,
+                    paused,
+                )
+                due = loop.time()  # the budget's pause delays the next poll
+                continue
+            except (FireflyServerError, FireflyConnectionError) as error:
+                transient += 1
+                if transient >= MAX_TRANSIENT_FAILURES:
+                    return self._error_payload(error, last)
+                self.log.warning(
+                    "Firefly job %s: status poll failed (%s); trying again later (%d of %d)",
+                    self.job_id,
+                    error,
+                    transient,
+                    MAX_TRANSIENT_FAILURES,
+                )
+            else:
+                transient = 0
+                last = status
+                self._report(status)
+                if status.is_terminal:
+                    return self._terminal_payload(status)
+            number += 1
+            due = loop.time() + self._delay(policy, number)
+
+    def _terminal_payload(self, status: JobStatus) -> dict[str, Any]:
+        error = job_error(status)
+        event = _TERMINAL_EVENT.get(status.status, "failed")
+        if status.succeeded and error is not None:
+            event = "failed"  # succeeded without outputs
+        message = (
+            f"Firefly job {self.job_id} succeeded with {len(status.outputs)} output(s)"
+            if error is None
+            else error.message
+        )
+        return self._payload(
+            event, status, message, None if error is None else type(error).__name__
+        )
+
+    async def _on_deadline(
+        self,
+        client: AsyncFireflyClient,
+        handle: JobHandle,
+        budget: RequestBudget,
+        last: JobStatus | None,
+    ) -> dict[str, Any]:
+        where = f"last status {last.status}" if last is not None else "not polled yet"
+        if not self.cancel_on_deadline:
+            self.log.warning("Firefly job %s: deadline passed (%s)", self.job_id, where)
+            return self._payload(
+                "deadline",
+                last,
+                f"Firefly job {self.job_id} did not finish before the deadline ({where})",
+                "FireflyJobTimeoutError",
+            )
+        self.log.warning(
+            "Firefly job %s: deadline passed (%s); cancelling it at %s",
+            self.job_id,
+            where,
+            handle.cancel_url or "its cancel URL",
+        )
+        outcome = "cancel requested"
+        try:
+            await budget.acquire()
+            cancelled = await client.cancel(handle)
+        except FireflyError as error:
+            outcome = f"cancel failed: {error}"
+            self.log.warning("Firefly job %s: %s", self.job_id, outcome)
+        else:
+            if cancelled:
+                self.log.warning("Firefly job %s: cancel requested", self.job_id)
+            else:
+                # 409/410: the job ended meanwhile; report how it ended rather than a deadline.
+                self.log.info("Firefly job %s: already ended; not cancelled", self.job_id)
+                outcome = "the job had already ended"
+                try:
+                    await budget.acquire()
+                    status = await client.get_status(handle)
+                except FireflyError:
+                    pass
+                else:
+                    if status.is_terminal:
+                        return self._terminal_payload(status)
+        return self._payload(
+            "deadline",
+            last,
+            f"Firefly job {self.job_id} did not finish before the deadline ({where}); {outcome}",
+            "FireflyJobTimeoutError",
+        )
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task (mark failed, clear...): cancel the job we own.
+
+        Not called on triggerer shutdown or redistribution. Jobs a sensor merely watches
+        (``cancel_on_deadline=False``) are left alone.
+        """
+        if not self.cancel_on_deadline:
+            return
+        try:
+            async with await self._client() as client:
+                cancelled = await asyncio.wait_for(
+                    client.cancel(JobHandle.from_dict(self.job)), timeout=30
+                )
+            self.log.warning(
+                "Task killed: Firefly job %s %s",
+                self.job_id,
+                "cancel requested" if cancelled else "had already ended",
+            )
+        except Exception as error:
+            self.log.warning(
+                "Task killed: cancelling Firefly job %s failed: %s", self.job_id, error
+            )
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _payload(
+        self, status: str, job_status: JobStatus | None, message: str, error_type: str | None
+    ) -> dict[str, Any]:
+        return {
+            "status": status,
+            "job": dict(self.job),
+            "job_status": None if job_status is None else job_status.to_dict(),
+            "message": message,
+            "error_type": error_type,
+        }
+
+    def _error_payload(self, error: FireflyError, last: JobStatus | None) -> dict[str, Any]:
+        self.log.error("Firefly job %s: polling failed: %s", self.job_id, error)
+        return self._payload(
+            "error",
+            last,
+            f"Firefly job {self.job_id}: polling failed: {error}",
+            type(error).__name__,
+        )
+
+
+def job_status_from_dict(data: dict[str, Any]) -> JobStatus:
+    """Rebuild a :class:`JobStatus` from ``JobStatus.to_dict()`` (e.g. a trigger event)."""
+    return JobStatus.from_dict(data)
+
+
+def raise_for_event(event: dict[str, Any]) -> JobStatus:
+    """For ``execute_complete``: the :class:`JobStatus` of a ``succeeded`` event, else raise.
+
+    ``failed`` → :class:`FireflyJobFailedError`, ``cancelled`` → :class:`FireflyJobCancelledError`,
+    ``timeout``/``deadline`` → :class:`FireflyJobTimeoutError`, ``error`` → the
+    :class:`FireflyError` subclass named by ``error_type`` (else :class:`FireflyError`). Every
+    error carries the job id and the event's message.
+    """
+    if not isinstance(event, dict):
+        raise FireflyError(f"unexpected trigger event: {event!r}")
+    status = event.get("status")
+    job_data = event.get("job")
+    job: dict[str, Any] = job_data if isinstance(job_data, dict) else {}
+    job_status_data = event.get("job_status")
+    job_status = (
+        job_status_from_dict(job_status_data) if isinstance(job_status_data, dict) else None
+    )
+    job_id = (job_status.job_id if job_status else "") or str(job.get("job_id") or "")
+    message = str(event.get("message") or f"Firefly job {job_id} ended with status {status}")
+    if job_id and job_id not in message:
+        message = f"Firefly job {job_id}: {message}"
+    common: dict[str, Any] = {
+        "job_id": job_id or None,
+        "job_status": job_status.status if job_status else None,
+        "error_code": job_status.error_code if job_status else None,
+    }
+    if status == "succeeded":
+        if job_status is None:
+            error = FireflyError(f"{message}: the event has no job status")
+            error.job_id = job_id  # type: ignore[attr-defined]
+            raise error
+        return job_status
+    if status == "failed":
+        raise FireflyJobFailedError(message, **common)
+    if status == "cancelled":
+        raise FireflyJobCancelledError(message, **common)
+    if status in ("timeout", "deadline"):
+        if status == "deadline":
+            common["job_status"] = common["job_status"] or "deadline"
+        raise FireflyJobTimeoutError(message, **common)
+    error_type = event.get("error_type")
+    cls = getattr(_errors, error_type, None) if isinstance(error_type, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, FireflyError)):
+        cls = FireflyError
+    error = _build_error(cls, message, common)
+    if job_id and not getattr(error, "job_id", None):
+        error.job_id = job_id  # type: ignore[attr-defined]
+    raise error
+
+
+def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) -> FireflyError:
+    """An instance of ``cls`` whatever its constructor takes (job errors also take ``job_id``)."""
+    if issubclass(cls, _errors.FireflyJobError):
+        return cls(message, **common)
+    try:
+        return cls(message, error_code=common.get("error_code"))
+    except TypeError:  # e.g. FireflyConfigError(message, *, field=None)
+        return cls(message)
