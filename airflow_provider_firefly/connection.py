@@ -105,6 +105,13 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     "read_timeout": ExtraField(
         "Read timeout (s)", "Seconds to wait for each response.", "number", 60
     ),
+    "requests_per_minute": ExtraField(
+        "Requests per minute",
+        "Your organisation's Firefly request budget (Adobe's default is 4). Deferrable tasks "
+        "pace all their status polls through this connection to it, in each triggerer. "
+        "Empty: no local pacing (429s still pause polling).",
+        "number",
+    ),
     "max_attempts": ExtraField(
         "Attempts per request",
         "Tries per request for 429, 5xx and network errors (a job is never submitted twice).",
@@ -132,6 +139,7 @@ class FireflyConnectionConfig:
     http: HttpSettings
     token_cache: TokenCacheSettings
     shared_token_cache: bool
+    requests_per_minute: float | None = None
 
 
 def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -239,4 +247,17 @@ def parse_connection(
         http=http,
         token_cache=token_cache,
         shared_token_cache=bool(default("shared_cache")),
+        requests_per_minute=_budget(conn_id, values.get("requests_per_minute")),
     )
+
+
+def _budget(conn_id: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not 0 < value <= 100_000:
+        raise FireflyConfigError(
+            f"connection {conn_id!r}: extra field 'requests_per_minute' must be above 0 "
+            f"(Adobe's default budget is 4), got {value!r}",
+            field="requests_per_minute",
+        )
+    return float(value)

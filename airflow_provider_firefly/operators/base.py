@@ -333,6 +333,7 @@ class FireflyJobOperator(BaseOperator):
                 poll_max_interval=max(float(self.max_poll_interval), low),
                 deadline=deadline,
                 cancel_on_deadline=True,
+                requests_per_minute=self.hook.config.requests_per_minute,
             ),
             method_name="execute_complete",
             kwargs={

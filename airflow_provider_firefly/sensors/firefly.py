@@ -151,7 +151,7 @@ class FireflyJobSensor(BaseSensorOperator):
             poll_max_interval=self.poll_max_interval,
             deadline=time.time() + self.timeout,
             cancel_on_deadline=False,
-            requests_per_minute=self.requests_per_minute,
+            requests_per_minute=self.requests_per_minute or self.hook.config.requests_per_minute,
         )
         self.defer(
             trigger=trigger,

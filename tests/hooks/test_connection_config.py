@@ -54,6 +54,7 @@ def test_json_env_connection_with_every_field(set_conn: SetConn, tmp_path: Path)
         connect_timeout=2.5,
         read_timeout=30,
         max_attempts=2,
+        requests_per_minute=60,
     )
     config = FireflyHook("ff_full").config
     assert config.credentials.scopes == ("openid", "AdobeID", "firefly_api", "ff_apis")
@@ -64,6 +65,7 @@ def test_json_env_connection_with_every_field(set_conn: SetConn, tmp_path: Path)
     assert config.token_cache.host_cache is False
     assert config.token_cache.cache_dir == tmp_path
     assert config.shared_token_cache is True
+    assert config.requests_per_minute == 60.0
 
 
 def test_legacy_prefixed_extra_keys(set_conn: SetConn) -> None:
@@ -174,6 +176,8 @@ BAD_CONFIGS = [
     _bad("max_attempts", max_attempts=False),
     _bad("max_attempts", max_attempts=[3]),
     _bad("cache_dir", cache_dir=["/tmp"]),
+    _bad("requests_per_minute", requests_per_minute=0),
+    _bad("requests_per_minute", requests_per_minute="lots"),
 ]
 
 
