@@ -420,6 +420,19 @@ DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = (
 )
 
 
+#: ``publishedState`` values of ``GET /v3/custom-models``.
+CUSTOM_MODEL_PUBLISHED_STATES: tuple[str, ...] = (
+    "all",
+    "ready",
+    "published",
+    "unpublished",
+    "queued",
+    "training",
+    "failed",
+    "cancelled",
+)
+
+
 def validate_request(
     path: str,
     method: str,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_firefly.operators._errors import bad_param
+from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.hooks.firefly import FireflyHook
@@ -23,15 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ALLOWED_URL_DOMAINS", "PLACEHOLDER_UPLOAD_ID", "ImageInput", "ImageInputs"]
 
 #: Hosts Firefly fetches ``{"url": ...}`` inputs from: the spec's list plus the usage notes'.
-ALLOWED_URL_DOMAINS: tuple[str, ...] = (
-    "amazonaws.com",
-    "windows.net",
-    "dropboxusercontent.com",
-    "storage.googleapis.com",
-    "frontdoor.prod.azure.cxp.adobe.com",
-    "assets.frame.io",
-    "adobe.io",
-)
+ALLOWED_URL_DOMAINS: tuple[str, ...] = DEFAULT_ALLOWED_URL_DOMAINS
 MAX_URL_LENGTH = 2083
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 #: Stands for an upload id until the file is uploaded (lets the body be validated first).

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.operators.base import DEFAULT_CONN_ID
+from airflow_provider_firefly.schema import CUSTOM_MODEL_PUBLISHED_STATES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,16 +27,7 @@ SORT_BY = (
     "-createdDate",
     "-modifiedDate",
 )
-PUBLISHED_STATES = (
-    "all",
-    "ready",
-    "published",
-    "unpublished",
-    "queued",
-    "training",
-    "failed",
-    "cancelled",
-)
+PUBLISHED_STATES = CUSTOM_MODEL_PUBLISHED_STATES
 
 
 class FireflyUploadImageOperator(BaseOperator):

@@ -6,31 +6,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_firefly.client.config import DEFAULT_SCOPES
+from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS as _SCHEMA_URL_DOMAINS
+
 DEFAULT_CLIENT_ID = "firefly-emulator-client"
 DEFAULT_CLIENT_SECRET = "firefly-emulator-secret"  # noqa: S105 - documented test credential
 
 #: Every scope that Adobe's documentation uses in a Firefly token request (notes §1.2).
-DEFAULT_ACCEPTED_SCOPES: tuple[str, ...] = (
-    "openid",
-    "AdobeID",
-    "session",
-    "additional_info",
-    "read_organizations",
-    "firefly_api",
-    "ff_apis",
-    "firefly_enterprise",
-)
+DEFAULT_ACCEPTED_SCOPES: tuple[str, ...] = (*DEFAULT_SCOPES, "firefly_enterprise")
 
 #: Presigned-URL hosts accepted in ``{"url": ...}`` image sources (spec ``PublicBinaryInputV3``).
-DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = (
-    "amazonaws.com",
-    "windows.net",
-    "dropboxusercontent.com",
-    "storage.googleapis.com",
-    "frontdoor.prod.azure.cxp.adobe.com",
-    "assets.frame.io",
-    "adobe.io",
-)
+DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = _SCHEMA_URL_DOMAINS
 
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
 CONTENT_POLICY_STAGES = ("submit", "poll-failed", "poll-451")

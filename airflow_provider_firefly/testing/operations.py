@@ -17,6 +17,8 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from airflow_provider_firefly.schema import CUSTOM_MODEL_PUBLISHED_STATES
+
 from . import spec
 from .ims import TokenInfo
 from .jobs import Job, OutputPlan
@@ -469,16 +471,7 @@ async def custom_models(state: EmulatorState, request: Request, token: TokenInfo
             400, {"reason": "invalid_parameter", "message": f"invalid sortBy {sort_by}"}, headers
         )
     published = q.get("publishedState", "published")
-    if published not in (
-        "all",
-        "ready",
-        "published",
-        "unpublished",
-        "queued",
-        "training",
-        "failed",
-        "cancelled",
-    ):
+    if published not in CUSTOM_MODEL_PUBLISHED_STATES:
         return json_response(
             400,
             {"reason": "invalid_parameter", "message": f"invalid publishedState {published}"},
