@@ -178,6 +178,7 @@ class FireflyHook(BaseHook):
         """
         conn = await self.aget_connection(self.firefly_conn_id)
         config = self._config_from(conn, self.firefly_conn_id)
+        self.__dict__["config"] = config  # later reads of hook.config need no sync I/O
         return AsyncFireflyClient(**self._client_kwargs(config))
 
     def get_access_token(self) -> str:
@@ -191,22 +192,24 @@ class FireflyHook(BaseHook):
 
         Used by the UI's Test button and ``airflow connections test``. The probe asks for the
         status of a job that does not exist: a 404 proves the token and API key were accepted.
+        Messages do not name the connection: the UI tests a copy under a random id.
         """
         try:
             config = self.config
             client = self.client
             client.get_access_token()
         except FireflyConfigError as error:
-            return False, str(error.message)
+            prefix = f"connection {self.firefly_conn_id!r}: "
+            message = error.message
+            return False, message[len(prefix) :] if message.startswith(prefix) else message
         except FireflyAuthError as error:
-            return False, f"Connection {self.firefly_conn_id!r}: {error.message}"
+            return False, error.message
         except FireflyConnectionError as error:
             return False, (
-                f"Connection {self.firefly_conn_id!r}: could not reach Adobe IMS at "
-                f"{config.credentials.ims_url} ({error.message})"
+                f"Could not reach Adobe IMS at {config.credentials.ims_url} ({error.message})"
             )
         except FireflyError as error:
-            return False, f"Connection {self.firefly_conn_id!r}: IMS failed: {error}"
+            return False, f"IMS failed: {error}"
         try:
             client.get_status(_PROBE_JOB_ID)
         except FireflyNotFoundError:
@@ -215,16 +218,15 @@ class FireflyHook(BaseHook):
             pass
         except FireflyAccessError as error:
             return False, (
-                f"Connection {self.firefly_conn_id!r}: IMS issued a token but Firefly refused "
-                f"it ({error.message}); check the credential's Firefly API entitlement and scopes"
+                f"IMS issued a token but Firefly refused it ({error.message}); check the "
+                "credential's Firefly API entitlement and scopes"
             )
         except FireflyConnectionError as error:
             return False, (
-                f"Connection {self.firefly_conn_id!r}: could not reach the Firefly API at "
-                f"{config.http.api_url} ({error.message})"
+                f"Could not reach the Firefly API at {config.http.api_url} ({error.message})"
             )
         except FireflyError as error:
-            return False, f"Connection {self.firefly_conn_id!r}: Firefly API call failed: {error}"
+            return False, f"Firefly API call failed: {error}"
         return True, (
             f"Connected: IMS issued a token for client {config.credentials.client_id} and the "
             f"Firefly API at {config.http.api_url} accepted it."

@@ -61,7 +61,7 @@ class FireflyJobSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
     :param expected_seconds: deferrable mode: when the trigger polls first.
     :param poll_max_interval: deferrable mode: longest interval between polls.
-    :param requests_per_minute: deferrable mode: the connection's request budget in the
+    :param requests_per_minute: deferrable mode: overrides the connection's request budget in the
         triggerer (shared with every job it polls through that connection).
 
     Other arguments (``poke_interval``, ``timeout``, ``mode``, ``soft_fail``...) are those of
@@ -151,7 +151,7 @@ class FireflyJobSensor(BaseSensorOperator):
             poll_max_interval=self.poll_max_interval,
             deadline=time.time() + self.timeout,
             cancel_on_deadline=False,
-            requests_per_minute=self.requests_per_minute or self.hook.config.requests_per_minute,
+            requests_per_minute=self.requests_per_minute,
         )
         self.defer(
             trigger=trigger,

@@ -207,7 +207,11 @@ class FireflyJobTrigger(BaseTrigger):
         return None if self.deadline is None else self.deadline - time.time()
 
     async def _client(self) -> AsyncFireflyClient:
-        return await FireflyHook(firefly_conn_id=self.firefly_conn_id).aget_client()
+        hook = FireflyHook(firefly_conn_id=self.firefly_conn_id)
+        client = await hook.aget_client()
+        # The connection's own budget applies when the kwargs name none.
+        self._connection_budget = hook.config.requests_per_minute
+        return client
 
     @staticmethod
     def _attach_budget(client: AsyncFireflyClient, budget: RequestBudget) -> None:
@@ -237,7 +241,10 @@ class FireflyJobTrigger(BaseTrigger):
         try:
             try:
                 client = await self._client()
-                budget = budget_for(self.firefly_conn_id, self.requests_per_minute)
+                budget = budget_for(
+                    self.firefly_conn_id,
+                    self.requests_per_minute or getattr(self, "_connection_budget", None),
+                )
                 self._attach_budget(client, budget)
                 payload = await self._poll(client, handle, budget)
             except asyncio.CancelledError:

@@ -36,11 +36,11 @@ FAILURES = {
     ),
     "IMS unreachable": (
         {"ims_url": DOWN, "max_attempts": 1, "connect_timeout": 2},
-        f"could not reach Adobe IMS at {DOWN}",
+        f"Could not reach Adobe IMS at {DOWN}",
     ),
     "API unreachable": (
         {"api_url": DOWN, "max_attempts": 1, "connect_timeout": 2},
-        f"could not reach the Firefly API at {DOWN}",
+        f"Could not reach the Firefly API at {DOWN}",
     ),
 }
 
@@ -55,7 +55,7 @@ def test_connection_failure_messages(
     ok, message = hook.test_connection()
     assert not ok
     assert phrase in message
-    assert message.startswith("Connection 'ff_fail': ")
+    assert "ff_fail" not in message  # the UI tests a copy under a random id
     assert "\n" not in message
     assert "Traceback" not in message
     secret = fields.get("password", emu.client_secret)
