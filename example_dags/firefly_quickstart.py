@@ -8,6 +8,9 @@ the ``firefly_default`` connection differs.
 Run it against the emulator with ``scripts/demo``; against Adobe, set the connection's Client ID
 and Client secret (README, "Configure the connection") and trigger the DAG. Set the environment
 variable ``FIREFLY_OUTPUT_DIR`` (read when the DAG file is parsed) to choose where images go.
+``FIREFLY_EXPECTED_SECONDS`` / ``FIREFLY_POLL_INTERVAL`` (optional, seconds) make the first status
+poll come sooner against a fast emulator; unset, the operator waits the operation's typical
+duration (about 15 s) before polling, which suits Adobe.
 """
 
 from __future__ import annotations
@@ -26,7 +29,18 @@ PROMPTS = [
 OUTPUT_DIR = os.environ.get("FIREFLY_OUTPUT_DIR", "file:///tmp/firefly-quickstart")
 
 
-@dag(dag_id="firefly_quickstart", schedule=None, catchup=False, tags=["firefly", "example"])
+def _seconds(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value else None
+
+
+@dag(
+    dag_id="firefly_quickstart",
+    schedule=None,
+    catchup=False,
+    doc_md=__doc__,
+    tags=["firefly", "example"],
+)
 def firefly_quickstart() -> None:
     images = FireflyGenerateImagesOperator.partial(
         task_id="generate",
@@ -35,6 +49,8 @@ def firefly_quickstart() -> None:
         size=(1024, 1024),
         num_variations=1,
         max_active_tis_per_dag=4,  # a few jobs at a time: Adobe limits requests per minute
+        expected_seconds=_seconds("FIREFLY_EXPECTED_SECONDS"),
+        poll_interval=_seconds("FIREFLY_POLL_INTERVAL"),
     ).expand(prompt=PROMPTS)
 
     @task
