@@ -149,7 +149,7 @@ def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, A
         return extra
     try:
         data = json.loads(extra)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise FireflyConfigError(
             f"connection {conn_id!r}: extra is not valid JSON; give a JSON object such as "
             '{"scopes": "openid,AdobeID,firefly_api,ff_apis"}',
@@ -161,6 +161,15 @@ def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, A
             field="extra",
         )
     return data
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a bad value, clipped: a 5000-digit number cannot even be turned into text."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _typed(conn_id: str, name: str, value: Any) -> Any:
@@ -177,9 +186,9 @@ def _typed(conn_id: str, name: str, value: Any) -> Any:
     if kind in ("number", "integer"):
         try:
             number = float(value) if kind == "number" else int(str(value), 10)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit number
             raise FireflyConfigError(
-                f"{problem} must be a {kind}, got {value!r}", field=name
+                f"{problem} must be a {kind}, got {_short(value)}", field=name
             ) from None
         if isinstance(value, bool):
             raise FireflyConfigError(f"{problem} must be a {kind}, got {value!r}", field=name)
@@ -200,8 +209,26 @@ def parse_connection(
 ) -> FireflyConnectionConfig:
     """Validate a connection's values; every error names the connection and the field.
 
-    No network call is made.
+    No network call is made. An error never quotes the client secret, even when it was pasted
+    into another field.
     """
+    try:
+        return _parse_connection(conn_id, login=login, password=password, extra=extra)
+    except FireflyConfigError as error:
+        if password and len(password) >= 6 and password in error.message:
+            raise FireflyConfigError(
+                error.message.replace(password, "***"), field=error.field
+            ) from None
+        raise
+
+
+def _parse_connection(
+    conn_id: str,
+    *,
+    login: str | None,
+    password: str | None,
+    extra: str | dict[str, Any] | None,
+) -> FireflyConnectionConfig:
     raw = _load_extra(conn_id, extra)
     values: dict[str, Any] = {}
     for key, value in raw.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -36,6 +37,7 @@ __all__ = [
     "error_from_response",
     "parse_error_body",
     "parse_retry_after",
+    "redact",
 ]
 
 _MAX_MESSAGE = 500
@@ -234,8 +236,22 @@ class FireflyOutputExpiredError(FireflyError):
     """A presigned output URL expired (or was refused) before it could be downloaded."""
 
 
+# What must never reach a message even if a server or proxy echoes it back: JWT-shaped strings
+# (IMS access tokens), the value after "Bearer", and client_secret=... form fields.
+_SECRET_PATTERNS = re.compile(
+    r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"
+    r"|(?<=[Bb]earer )[^\s\"',;]{8,}"
+    r"|(?<=client_secret=)[^\s&\"',;]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with token-shaped values replaced by ``***`` (for texts that servers sent)."""
+    return _SECRET_PATTERNS.sub("***", text)
+
+
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
+    text = redact(" ".join(text.split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 

@@ -42,6 +42,13 @@ def _credential_hint(credentials: FireflyCredentials, code: str | None, message:
     return f"IMS rejected the token request ({code or 'no error code'}: {message})"
 
 
+def _scrub(error: FireflyError, secret: str) -> None:
+    """Remove ``secret`` from an error's message (in place); shorter values could be anything."""
+    if len(secret) >= 6 and secret in error.message:
+        error.message = error.message.replace(secret, "***")
+        error.args = (error.message,)
+
+
 def validate_token_reply(data: object, *, requested_at: float) -> AccessToken:
     """Check an IMS reply and turn it into an :class:`AccessToken`.
 
@@ -103,16 +110,18 @@ def mint_token(
             idempotent=True,
             what="IMS token request",
         )
-    except FireflyRequestError as error:
-        if error.status in (400, 401, 403):
+    except FireflyError as error:
+        # A server or proxy may echo the form back: the secret must not reach the message.
+        _scrub(error, credentials.client_secret)
+        if isinstance(error, FireflyRequestError) and error.status in (400, 401, 403):
             raise FireflyAuthError(
                 _credential_hint(credentials, error.error_code, error.message),
                 status=error.status,
                 error_code=error.error_code,
                 request_id=error.request_id,
             ) from None
-        raise
-    except FireflyAuthError as error:
+        if not isinstance(error, FireflyAuthError):
+            raise
         raise FireflyAuthError(
             _credential_hint(credentials, error.error_code, error.message),
             status=error.status,

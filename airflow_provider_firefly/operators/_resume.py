@@ -58,9 +58,11 @@ class JobRecord:
         except ValueError:
             self.log.warning("Ignoring an unreadable job record %s", self.key)
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("job"), dict):
+        if not isinstance(data, dict):
             return None
-        return data
+        if data.get("uncertain") is True or isinstance(data.get("job"), dict):
+            return data
+        return None
 
     def write(
         self,
@@ -92,6 +94,39 @@ class JobRecord:
                 "Could not record job %s in Variable %s (%s): a retry of this task after a "
                 "crash would submit a new job",
                 job.get("job_id"),
+                self.key,
+                error,
+            )
+
+    def write_uncertain(
+        self, operation: str, model_version: str | None, try_number: int | None, reason: str
+    ) -> None:
+        """Record a submission that was sent but not answered: Firefly may have accepted (and
+        billed) a job whose id is unknown, so a later try must not submit blindly."""
+        if self.key is None:
+            return
+        from airflow.sdk import Variable
+
+        value = {
+            "uncertain": True,
+            "operation": operation,
+            "model_version": model_version,
+            "try_number": try_number,
+            "reason": reason[:300],
+            "submitted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        try:
+            Variable.set(
+                self.key,
+                json.dumps(value),
+                description="Firefly submission without an answer (airflow-provider-firefly): "
+                "delete to allow a new submission",
+            )
+        except Exception as error:
+            self.log.warning(
+                "Could not record the unanswered %s submission in Variable %s (%s): a retry of "
+                "this task would submit again",
+                operation,
                 self.key,
                 error,
             )

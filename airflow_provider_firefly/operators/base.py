@@ -53,6 +53,17 @@ def _try_number(context: Any) -> int | None:
     return number if isinstance(number, int) else None
 
 
+def _maybe_accepted(error: Exception) -> bool:
+    """Whether a failed submission may still have been accepted (and billed) by Firefly: the
+    request was sent and the answer was lost (read timeout, dropped connection) or came from a
+    gateway that gave up waiting for Firefly (502, 504)."""
+    from airflow_provider_firefly.client.errors import FireflyConnectionError, FireflyServerError
+
+    if isinstance(error, FireflyConnectionError):
+        return error.request_sent
+    return isinstance(error, FireflyServerError) and error.status in (502, 504)
+
+
 @dataclass
 class FireflyRequest:
     """What a subclass asks for: an operation, its JSON body and ``x-model-version``."""
@@ -229,7 +240,11 @@ class FireflyJobOperator(BaseOperator):
     # -- execute -------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_firefly.client.errors import FireflyNotFoundError
+        from airflow_provider_firefly.client.errors import (
+            FireflyConnectionError,
+            FireflyNotFoundError,
+            FireflyServerError,
+        )
         from airflow_provider_firefly.client.jobs import JobHandle
         from airflow_provider_firefly.operators._resume import JobRecord
 
@@ -241,6 +256,12 @@ class FireflyJobOperator(BaseOperator):
         previous = record.read() if self.resume_previous_job else None
         handle: JobHandle | None = None
         resumed = False
+        if (
+            previous is not None
+            and previous.get("uncertain")
+            and previous.get("operation") == op.name
+        ):
+            raise self._unanswered_earlier(previous, record.key)
         if previous is not None and previous.get("operation") == op.name:
             handle = JobHandle.from_dict(previous["job"])
             self.log.info(
@@ -272,7 +293,29 @@ class FireflyJobOperator(BaseOperator):
         if handle is None:
             if inputs.needs_upload:
                 inputs.upload(hook, self.log)
-            handle = hook.submit(op.name, request.body, model_version=request.model_version)
+            # A token first, so that an IMS outage is never mistaken for an unanswered submission.
+            hook.get_access_token()
+            try:
+                handle = hook.submit(op.name, request.body, model_version=request.model_version)
+            except (FireflyConnectionError, FireflyServerError) as error:
+                if not _maybe_accepted(error):
+                    raise  # certainly not accepted: nothing was billed, a retry may submit
+                record.write_uncertain(
+                    op.name, request.model_version, _try_number(context), error.message
+                )
+                error.message = (
+                    f"{error.message}. The submission was sent but not answered: Firefly may "
+                    "have accepted (and billed) the job, whose id is unknown, so it is not "
+                    "submitted again"
+                    + (
+                        f"; a retry of this task stops at the record {record.key} until you "
+                        "check Adobe's usage and delete it (or set resume_previous_job=False)"
+                        if record.key
+                        else ""
+                    )
+                )
+                error.args = (error.message,)
+                raise
             self._job = handle
             self.log.info("Firefly accepted job %s (%s)", handle.job_id, op.label)
             record.write(handle.to_dict(), op.name, request.model_version, _try_number(context))
@@ -282,6 +325,20 @@ class FireflyJobOperator(BaseOperator):
             self._defer(handle, request, op, timeout, resumed)
         status = self._wait(handle, op, timeout, record)
         return self._finish(context, request, handle, status, resumed=resumed)
+
+    def _unanswered_earlier(self, previous: dict[str, Any], key: str | None) -> Exception:
+        """The error of a try that finds an earlier try's unanswered submission."""
+        from airflow_provider_firefly.client.errors import FireflyConnectionError
+
+        return FireflyConnectionError(
+            f"{self._label}: an earlier try (try {previous.get('try_number') or '?'}) sent the "
+            f"{previous.get('operation')} submission at {previous.get('submitted_at')} but got no "
+            f"answer ({previous.get('reason') or 'connection lost'}): Firefly may have accepted "
+            "and billed that job, whose id is unknown, so this try does not submit again. Check "
+            f"the Firefly usage in the Adobe Admin Console, then delete the Variable {key} (or "
+            "set resume_previous_job=False) and clear the task to submit a new job",
+            request_sent=True,
+        )
 
     def _poll_policy(self, op: Any) -> Any:
         from airflow_provider_firefly.client.api import PollPolicy
@@ -333,7 +390,6 @@ class FireflyJobOperator(BaseOperator):
                 poll_max_interval=max(float(self.max_poll_interval), low),
                 deadline=deadline,
                 cancel_on_deadline=True,
-                requests_per_minute=self.hook.config.requests_per_minute,
             ),
             method_name="execute_complete",
             kwargs={

@@ -199,8 +199,7 @@ def test_bad_configuration_is_refused_before_any_request(
         hook.get_access_token()
     ok, message = hook.test_connection()
     assert not ok
-    assert "'ff_bad_config'" in message
-    assert field in message
+    assert field in message  # no connection id: the UI tests a copy under a random id
     _no_requests(emu)
 
 

@@ -1,0 +1,103 @@
+"""Fixtures of the reliability suite, and the hooks that write the figures of the last run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_firefly.client.budget import clear_budgets
+from airflow_provider_firefly.client.tokens import clear_memory_cache
+from airflow_provider_firefly.testing import FireflyEmulator
+
+from . import _ledger
+
+HERE = Path(__file__).parent
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not report.nodeid.startswith("tests/reliability/"):
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _ledger.ITEMS[report.nodeid] = report.outcome
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _ledger.ITEMS:
+        _ledger.write()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fresh token caches and budgets for every case."""
+    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "token-cache"))
+    clear_memory_cache()
+    clear_budgets()
+    yield
+    clear_memory_cache()
+    clear_budgets()
+
+
+def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
+    return json.dumps(
+        {
+            "conn_type": "firefly",
+            "login": emu.client_id,
+            "password": emu.client_secret,
+            "extra": {"api_url": emu.api_url, "ims_url": emu.ims_url, **extra},
+        }
+    )
+
+
+@pytest.fixture
+def set_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``set_conn("ff_x", emu, **extra)`` exports ``AIRFLOW_CONN_FF_X``; returns the conn id."""
+
+    def _set(conn_id: str, emu: FireflyEmulator, **extra: Any) -> str:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn_json(emu, **extra))
+        return conn_id
+
+    return _set
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff steps of milliseconds (``retry-after`` is still honoured as sent)."""
+    from airflow_provider_firefly.client.retry import RetryPolicy
+
+    original = RetryPolicy.from_settings.__func__  # type: ignore[attr-defined]
+
+    def from_settings(cls: type[RetryPolicy], settings: Any, **overrides: Any) -> RetryPolicy:
+        overrides.setdefault("backoff_base", 0.02)
+        overrides.setdefault("backoff_max", 0.1)
+        return original(cls, settings, **overrides)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(RetryPolicy, "from_settings", classmethod(from_settings))
+
+
+@pytest.fixture
+def records(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The never-pay-twice records in a dict instead of Airflow Variables (no task runner)."""
+    from airflow_provider_firefly.operators._resume import JobRecord
+
+    store: dict[str, str] = {}
+
+    def variable_get(key: str, default: Any = None) -> Any:
+        return store.get(key, default)
+
+    def variable_set(key: str, value: str, description: str | None = None) -> None:
+        store[key] = value
+
+    def variable_delete(key: str) -> None:
+        store.pop(key, None)
+
+    from airflow.sdk import Variable
+
+    monkeypatch.setattr(Variable, "get", staticmethod(variable_get))
+    monkeypatch.setattr(Variable, "set", staticmethod(variable_set))
+    monkeypatch.setattr(Variable, "delete", staticmethod(variable_delete))
+    assert JobRecord  # the real JobRecord code runs, only the storage is a dict
+    return store
