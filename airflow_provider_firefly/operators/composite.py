@@ -9,9 +9,11 @@ from airflow_provider_firefly.operators import _params as p
 from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
 from airflow_provider_firefly.operators.images import (
     _COMMON_MAP,
+    _content_class,
     _placement,
     _put,
     _seeds_and_variations,
+    _style,
 )
 
 if TYPE_CHECKING:
@@ -97,26 +99,11 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
         _put(body, "seeds", seeds)
         _put(body, "size", p.as_size(label, "size", self.size))
         _put(body, "placement", _placement(self, self.placement))
-        _put(
-            body,
-            "contentClass",
-            p.check_choice(label, "content_class", self.content_class, ("photo", "art")),
-        )
+        _put(body, "contentClass", _content_class(self))
         mask = inputs.add("mask", self.mask, required=False)
         if mask is not None:
             body["mask"] = {"source": mask}
-        style: dict[str, Any] = {}
-        _put(style, "presets", p.as_str_list(label, "style_presets", self.style_presets))
-        _put(
-            style,
-            "strength",
-            p.as_int(label, "style_strength", self.style_strength, low=1, high=100),
-        )
-        ref = inputs.add("style_reference", self.style_reference, required=False)
-        if ref is not None:
-            style["imageReference"] = {"source": ref}
-        if style:
-            body["style"] = style
+        _put(body, "style", _style(self, inputs))
         return FireflyRequest("generate_object_composite", body, field_map=_COMMON_MAP)
 
 

@@ -65,6 +65,26 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
         body[key] = value
 
 
+def _content_class(op: Any) -> str | None:
+    """``content_class``: ``photo`` or ``art``."""
+    choice: str | None = p.check_choice(
+        op._label, "content_class", op.content_class, ("photo", "art")
+    )
+    return choice
+
+
+def _style(op: Any, inputs: ImageInputs) -> dict[str, Any] | None:
+    """The ``style`` object from ``style_presets``, ``style_strength`` and ``style_reference``."""
+    label = op._label
+    style: dict[str, Any] = {}
+    _put(style, "presets", p.as_str_list(label, "style_presets", op.style_presets))
+    _put(style, "strength", p.as_int(label, "style_strength", op.style_strength, low=1, high=100))
+    ref = inputs.add("style_reference", op.style_reference, required=False)
+    if ref is not None:
+        style["imageReference"] = {"source": ref}
+    return style or None
+
+
 def _placement(op: FireflyJobOperator, placement: Any) -> dict[str, Any] | None:
     """``placement``: a dict as the API takes, or an alignment shorthand like ``"top-left"``."""
     if placement is None:
@@ -231,11 +251,7 @@ class FireflyGenerateImagesOperator(FireflyJobOperator):
             p.check_text(label, "negative_prompt", self.negative_prompt, max_len=1024),
         )
         _put(body, "size", p.as_size(label, "size", self.size))
-        _put(
-            body,
-            "contentClass",
-            p.check_choice(label, "content_class", self.content_class, ("photo", "art")),
-        )
+        _put(body, "contentClass", _content_class(self))
         _put(
             body,
             "visualIntensity",
@@ -253,18 +269,7 @@ class FireflyGenerateImagesOperator(FireflyJobOperator):
         )
         if custom:
             body["customModelId"] = self.custom_model_id
-        style: dict[str, Any] = {}
-        _put(style, "presets", p.as_str_list(label, "style_presets", self.style_presets))
-        _put(
-            style,
-            "strength",
-            p.as_int(label, "style_strength", self.style_strength, low=1, high=100),
-        )
-        ref = inputs.add("style_reference", self.style_reference, required=False)
-        if ref is not None:
-            style["imageReference"] = {"source": ref}
-        if style:
-            body["style"] = style
+        _put(body, "style", _style(self, inputs))
         structure: dict[str, Any] = {}
         _put(
             structure,
