@@ -83,14 +83,15 @@ def test_delay_causes_client_timeout(client: SpecClient) -> None:
 
 def test_drop_connection(client: SpecClient) -> None:
     client.emu.script(SUBMIT, [{"drop": True}])
-    with pytest.raises(httpx.RemoteProtocolError):
+    # A drop reads as a clean close or as a reset, depending on timing.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.submit("/v3/images/generate-async", SMALL)
     assert client.submit("/v3/images/generate-async", SMALL).status_code == 202
 
 
 def test_process_then_drop_means_job_was_accepted(client: SpecClient) -> None:
     client.emu.script(SUBMIT, [{"process": True, "drop": True}])
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.submit("/v3/images/generate-async", SMALL)
     assert client.emu.counters()["jobs_submitted"] == 1
     jobs = httpx.get(client.emu.url + "/_emulator/jobs").json()["jobs"]
