@@ -196,6 +196,17 @@ class _ClientBase:
             )
         return {"Authorization": f"Bearer {token.value}", "x-api-key": self.credentials.client_id}
 
+    def _target(self, method: str, path_or_url: str, what: str | None) -> tuple[str, str]:
+        url = self.url_for(path_or_url)
+        return url, what or f"{method} {urlsplit(url).path}"
+
+    @staticmethod
+    def _refresh_once(error: FireflyAuthError, attempt: int, what: str) -> None:
+        """Re-raise unless this is the first 401 of the call (then the caller refreshes)."""
+        if attempt == 2 or error.status != 401:
+            raise error
+        log.info("%s: token refused (HTTP 401); refreshing it once", what)
+
     def _status_url(self, job: JobRef) -> str:
         if isinstance(job, JobHandle):
             return job.status_url
@@ -259,16 +270,14 @@ class FireflyClient(_ClientBase):
         what: str | None = None,
     ) -> HttpResponse:
         """An authenticated call; a 401 drops the token, refreshes it and retries once."""
-        url = self.url_for(path_or_url)
-        what = what or f"{method} {urlsplit(url).path}"
+        url, what = self._target(method, path_or_url, what)
         token = self.token_manager.get_token()
         for attempt in (1, 2):
-            sent = {**(headers or {}), **self._auth_headers(url, token)}
             try:
                 return self.transport.request(
                     method,
                     url,
-                    headers=sent,
+                    headers={**(headers or {}), **self._auth_headers(url, token)},
                     json_body=json_body,
                     content=content,
                     params=params,
@@ -276,9 +285,7 @@ class FireflyClient(_ClientBase):
                     what=what,
                 )
             except FireflyAuthError as error:
-                if attempt == 2 or error.status != 401:
-                    raise
-                log.info("%s: token refused (HTTP 401); refreshing it once", what)
+                self._refresh_once(error, attempt, what)
                 self.token_manager.invalidate(token.value)
                 token = self.token_manager.get_token(force_refresh=True)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -625,16 +632,14 @@ class AsyncFireflyClient(_ClientBase):
         what: str | None = None,
     ) -> HttpResponse:
         """An authenticated call; a 401 drops the token, refreshes it and retries once."""
-        url = self.url_for(path_or_url)
-        what = what or f"{method} {urlsplit(url).path}"
+        url, what = self._target(method, path_or_url, what)
         token = await self.token_manager.aget_token()
         for attempt in (1, 2):
-            sent = {**(headers or {}), **self._auth_headers(url, token)}
             try:
                 return await self.transport.request(
                     method,
                     url,
-                    headers=sent,
+                    headers={**(headers or {}), **self._auth_headers(url, token)},
                     json_body=json_body,
                     content=content,
                     params=params,
@@ -642,9 +647,7 @@ class AsyncFireflyClient(_ClientBase):
                     what=what,
                 )
             except FireflyAuthError as error:
-                if attempt == 2 or error.status != 401:
-                    raise
-                log.info("%s: token refused (HTTP 401); refreshing it once", what)
+                self._refresh_once(error, attempt, what)
                 await asyncio.to_thread(self.token_manager.invalidate, token.value)
                 token = await self.token_manager.aget_token(force_refresh=True)
         raise AssertionError("unreachable")  # pragma: no cover

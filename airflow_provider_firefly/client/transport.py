@@ -176,13 +176,32 @@ def _httpx_error(error: Exception, what: str, read_timeout: float) -> FireflyErr
     return FireflyConnectionError(f"{what}: connection failed ({type(error).__name__})")
 
 
-def _body_kwargs(json_body: Any, content: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Outgoing:
+    """A request as both transports send it: label, headers and body bytes."""
+
+    what: str
+    headers: dict[str, str]
+    data: bytes | None
+
+
+def _outgoing(
+    user_agent: str,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None,
+    json_body: Any,
+    content: bytes | None,
+    what: str | None,
+) -> _Outgoing:
+    sent = {"User-Agent": user_agent, "Accept": "application/json"}
+    sent.update(headers or {})
+    data = content
     if json_body is not None:
-        headers.setdefault("Content-Type", "application/json")
-        return {"data": json.dumps(json_body, separators=(",", ":")).encode()}
-    if content is not None:
-        return {"data": content}
-    return {}
+        sent.setdefault("Content-Type", "application/json")
+        data = json.dumps(json_body, separators=(",", ":")).encode()
+    return _Outgoing(what or f"{method} {describe_url(url)}", sent, data)
 
 
 class SyncTransport:
@@ -227,31 +246,36 @@ class SyncTransport:
         what: str | None = None,
     ) -> HttpResponse:
         """Send with retries; return a 2xx/3xx response or raise the typed error."""
-        what = what or f"{method} {describe_url(url)}"
-        sent_headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        sent_headers.update(headers or {})
-        body = _body_kwargs(json_body, content, sent_headers)
+        out = _outgoing(
+            self.user_agent,
+            method,
+            url,
+            headers=headers,
+            json_body=json_body,
+            content=content,
+            what=what,
+        )
 
         def attempt() -> HttpResponse:
             try:
                 response = self.session.request(
                     method,
                     url,
-                    headers=sent_headers,
+                    headers=out.headers,
                     params=params,
+                    data=out.data,
                     timeout=self.timeout,
                     allow_redirects=False,
-                    **body,
                 )
             except requests.RequestException as error:
-                raise _requests_error(error, what, self.settings.read_timeout) from None
+                raise _requests_error(error, out.what, self.settings.read_timeout) from None
             result = HttpResponse(
                 response.status_code, response.headers, response.content, response.url
             )
-            check_response(result.status, result.headers, result.content, what)
+            check_response(result.status, result.headers, result.content, out.what)
             return result
 
-        return self.policy.call(attempt, what, idempotent=idempotent)
+        return self.policy.call(attempt, out.what, idempotent=idempotent)
 
     def stream_to(
         self,
@@ -345,10 +369,15 @@ class AsyncTransport:
         """Send with retries; return a 2xx/3xx response or raise the typed error."""
         import httpx
 
-        what = what or f"{method} {describe_url(url)}"
-        sent_headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-        sent_headers.update(headers or {})
-        body = _body_kwargs(json_body, content, sent_headers)
+        out = _outgoing(
+            self.user_agent,
+            method,
+            url,
+            headers=headers,
+            json_body=json_body,
+            content=content,
+            what=what,
+        )
         client = self._http()
 
         async def attempt() -> HttpResponse:
@@ -356,22 +385,22 @@ class AsyncTransport:
                 response = await client.request(
                     method,
                     url,
-                    headers=sent_headers,
+                    headers=out.headers,
                     params=dict(params) if params else None,
-                    content=body.get("data"),
+                    content=out.data,
                 )
             except httpx.HTTPError as error:
-                raise _httpx_error(error, what, self.settings.read_timeout) from None
+                raise _httpx_error(error, out.what, self.settings.read_timeout) from None
             result = HttpResponse(
                 response.status_code,
                 CaseInsensitiveDict(response.headers),
                 response.content,
                 str(response.url),
             )
-            check_response(result.status, result.headers, result.content, what)
+            check_response(result.status, result.headers, result.content, out.what)
             return result
 
-        return await self.policy.acall(attempt, what, idempotent=idempotent)
+        return await self.policy.acall(attempt, out.what, idempotent=idempotent)
 
     async def aclose(self) -> None:
         if self._client is not None and self._owns_client:
