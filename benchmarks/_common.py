@@ -26,15 +26,9 @@ def reset(url: str) -> None:
 
 
 def connection_env(url: str, conn_id: str = "firefly_default", **extra: Any) -> dict[str, str]:
-    from airflow_provider_firefly.testing.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from airflow_provider_firefly.testing import airflow_connection
 
-    conn = {
-        "conn_type": "firefly",
-        "login": DEFAULT_CLIENT_ID,
-        "password": DEFAULT_CLIENT_SECRET,
-        "extra": {"api_url": url, "ims_url": url, **extra},
-    }
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": airflow_connection(url, **extra)}
 
 
 def median_us(samples: list[float]) -> float:

@@ -9,7 +9,7 @@ See ``docs/emulator.md``. Importing this package does not import Airflow.
 from __future__ import annotations
 
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
-from .server import FireflyEmulator, SpawnedEmulator
+from .server import FireflyEmulator, SpawnedEmulator, airflow_connection
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -17,4 +17,5 @@ __all__ = [
     "EmulatorConfig",
     "FireflyEmulator",
     "SpawnedEmulator",
+    "airflow_connection",
 ]

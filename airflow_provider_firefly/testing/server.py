@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -27,6 +28,26 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def airflow_connection(
+    url: str,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    **extra: Any,
+) -> str:
+    """A ``firefly`` connection aimed at an emulator, as ``AIRFLOW_CONN_<ID>`` JSON.
+
+    ``extra`` adds connection extras (``host_cache=False``, ``requests_per_minute=60``...).
+    """
+    return json.dumps(
+        {
+            "conn_type": "firefly",
+            "login": client_id,
+            "password": client_secret,
+            "extra": {"api_url": url, "ims_url": url, **extra},
+        }
+    )
 
 
 def _url(host: str, port: int) -> str:
@@ -221,6 +242,10 @@ class FireflyEmulator:
             cfg, cfg.client_id, scopes or ("openid", "AdobeID", "firefly_api", "ff_apis")
         )
 
+    def airflow_connection(self, **extra: Any) -> str:
+        """This emulator as a ``firefly`` connection (``AIRFLOW_CONN_<ID>`` JSON)."""
+        return airflow_connection(self.url, self.client_id, self.client_secret, **extra)
+
     def auth_headers(self, token: str | None = None) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {token or self.issue_token()}",
@@ -269,6 +294,10 @@ class SpawnedEmulator:
             err = self.proc.stderr.read() if self.proc.stderr else ""
             raise RuntimeError(f"emulator did not start: {line!r} {err[-2000:]}")
         return line
+
+    def airflow_connection(self, **extra: Any) -> str:
+        """This emulator (default credentials unless given as CLI flags) as a connection."""
+        return airflow_connection(self.url, **extra)
 
     @property
     def pid(self) -> int:

@@ -41,6 +41,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_firefly.testing import airflow_connection
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs the real Airflow deployment of tests/e2e")
@@ -266,14 +268,7 @@ def _prune_old_runs() -> None:
 
 
 def _connection(emu: Any, creds: Credentials, **extra: Any) -> str:
-    return json.dumps(
-        {
-            "conn_type": "firefly",
-            "login": creds.client_id,
-            "password": creds.client_secret,
-            "extra": {"api_url": emu.api_url, "ims_url": emu.ims_url, **extra},
-        }
-    )
+    return airflow_connection(emu.api_url, creds.client_id, creds.client_secret, **extra)
 
 
 def _base_env() -> dict[str, str]:

@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_firefly.testing import FireflyEmulator
-from airflow_provider_firefly.testing.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from airflow_provider_firefly.testing import FireflyEmulator, airflow_connection
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -41,14 +40,7 @@ DAG_IDS = (
 
 
 def conn_json(url: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "firefly",
-            "login": DEFAULT_CLIENT_ID,
-            "password": DEFAULT_CLIENT_SECRET,
-            "extra": {"api_url": url, "ims_url": url},
-        }
-    )
+    return airflow_connection(url)
 
 
 def get_json(url: str) -> Any:

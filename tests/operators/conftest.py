@@ -3,7 +3,6 @@ a minimal task context for calling ``execute`` directly, and emulator request co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,14 +26,7 @@ def _isolated_token_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
-    return json.dumps(
-        {
-            "conn_type": "firefly",
-            "login": emu.client_id,
-            "password": emu.client_secret,
-            "extra": {"api_url": emu.api_url, "ims_url": emu.ims_url, **extra},
-        }
-    )
+    return emu.airflow_connection(**extra)
 
 
 @pytest.fixture

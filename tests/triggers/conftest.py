@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 
 def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
-    return json.dumps(
-        {
-            "conn_type": "firefly",
-            "login": emu.client_id,
-            "password": emu.client_secret,
-            "extra": {"api_url": emu.api_url, "ims_url": emu.ims_url, **extra},
-        }
-    )
+    return emu.airflow_connection(**extra)
 
 
 @pytest.fixture
