@@ -160,6 +160,7 @@ class FireflyJobTrigger(BaseTrigger):
             else _positive("requests_per_minute", requests_per_minute)
         )
         self._last_report: tuple[str, int | None] | None = None
+        self._connection_budget: float | None = None  # read from the connection in run()
 
     # -- serialisation -----------------------------------------------------------------------
 
@@ -243,7 +244,7 @@ class FireflyJobTrigger(BaseTrigger):
                 client = await self._client()
                 budget = budget_for(
                     self.firefly_conn_id,
-                    self.requests_per_minute or getattr(self, "_connection_budget", None),
+                    self.requests_per_minute or self._connection_budget,
                 )
                 self._attach_budget(client, budget)
                 payload = await self._poll(client, handle, budget)
