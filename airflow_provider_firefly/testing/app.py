@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +19,9 @@ from . import control, operations
 from .gateway import authenticate, rate_limit
 from .ims import TokenInfo, token_request
 from .responses import error, json_response, request_id
-from .state import EmulatorState, ScriptedResponse
+from .scripted_reply import build_reply
+from .scripts import ScriptedResponse
+from .state import EmulatorState
 
 Handler = Callable[[EmulatorState, Request, dict[str, str]], Awaitable[Response]]
 
@@ -129,21 +130,9 @@ def build_routes() -> list[Route]:
     return routes
 
 
-def _scripted(script: ScriptedResponse) -> Response:
-    body = script.body
-    headers = dict(script.headers)
-    lower = {k.lower() for k in headers}
-    if body is None:
-        data = b""
-    elif isinstance(body, (bytes, str)):
-        data = body.encode() if isinstance(body, str) else body
-        if "content-type" not in lower:
-            headers["content-type"] = "text/plain; charset=utf-8"
-    else:
-        data = json.dumps(body).encode()
-        if "content-type" not in lower:
-            headers["content-type"] = "application/json"
-    return Response(data, status_code=script.status, headers=headers)
+def _reshapes(script: ScriptedResponse) -> bool:
+    """Whether a processed reply is changed by the script (else it is sent as it is)."""
+    return script.status is not None or bool(script.headers) or script.streams
 
 
 async def _sleep(delay: float) -> bool:
@@ -190,6 +179,13 @@ class EmulatorApp:
             await response(scope, receive, send)
             return
         route, params, path_matched = self.match(request.method, path)
+        self.state.requests.record(
+            request.method,
+            path,
+            scope.get("query_string", b""),
+            request.headers.items(),
+            route.key if route else None,
+        )
         if route is None:
             if path_matched:
                 resp = error(405, "method_not_allowed", f"Method {request.method} not allowed.")
@@ -219,19 +215,22 @@ class EmulatorApp:
     ) -> Response | _Drop:
         state = self.state
         script = state.scripts.take(route.key)
-        if script is not None and not script.process:
-            state.counters.inc("scripted_responses")
-            if script.delay > 0 and not await _sleep(script.delay):
-                return DROP
-            return DROP if script.drop else _scripted(script)
-        response = await self._handle(route, request, params)
-        if script is not None:
-            state.counters.inc("scripted_responses")
-            if script.delay > 0 and not await _sleep(script.delay):
-                return DROP
-            if script.drop:
-                return DROP
-        return response
+        if script is None:
+            return await self._handle(route, request, params)
+        processed = await self._handle(route, request, params) if script.processed else None
+        state.counters.inc("scripted_responses")
+        if script.delay > 0 and not await _sleep(script.delay):
+            return DROP
+        if script.drop:
+            return DROP
+        if processed is not None and not (script.merge_patch is not None or _reshapes(script)):
+            return processed
+        return build_reply(
+            script,
+            processed,
+            request.method,
+            on_abort=lambda: state.counters.inc("scripted_streams_aborted"),
+        )
 
     async def _handle(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         state = self.state

@@ -66,6 +66,8 @@ async def handle(state: EmulatorState, request: Request) -> Response:
             return json_response(200, {"status": "ok", "url": state.base_url})
         if path == "/counters" and method == "GET":
             return json_response(200, state.counters.snapshot())
+        if path == "/requests" and method == "GET":
+            return json_response(200, {"requests": state.requests.entries()})
         if path == "/reset" and method == "POST":
             state.reset()
             return json_response(200, {"reset": True})

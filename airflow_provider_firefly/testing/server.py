@@ -214,6 +214,12 @@ class FireflyEmulator:
     def counters(self) -> dict[str, Any]:
         return self.state.counters.snapshot()
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The recent requests (last 2,000, oldest first), as ``GET /_emulator/requests``:
+        ``{"method", "path", "query" (bool), "headers" (lower-case names; secret values as
+        ``fp:<sha256[:12]>``), "route" (matched route key or ``None``)}``."""
+        return self.state.requests.entries()
+
     def reset(self) -> None:
         self.state.reset()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from .config import EmulatorConfig
@@ -13,6 +13,17 @@ from .ims import TokenAuthority, fingerprint
 from .jobs import JobStore
 from .outputs import OutputStore
 from .ratelimit import RateLimiter
+from .requestlog import RequestLog
+from .scripts import ScriptBook, ScriptedResponse, normalise_route
+
+__all__ = [
+    "Counters",
+    "EmulatorState",
+    "ScriptBook",
+    "ScriptedResponse",
+    "Upload",
+    "normalise_route",
+]
 
 #: Headers whose values are secrets: replaced by a fingerprint in counters.
 _SECRET_HEADERS = {"authorization", "x-user-token", "cookie"}
@@ -26,80 +37,6 @@ class Upload:
     size: int
     dimensions: tuple[int, int] | None
     created: float
-
-
-@dataclass
-class ScriptedResponse:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-    drop: bool = False
-    #: Handle the request normally (e.g. accept the job), then apply ``delay``/``drop``.
-    process: bool = False
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScriptedResponse:
-        allowed = {"status", "headers", "body", "delay", "drop", "process"}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown scripted-response field(s): {sorted(unknown)}")
-        return cls(
-            status=int(data.get("status", 200)),
-            headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
-            body=data.get("body"),
-            delay=float(data.get("delay", 0.0)),
-            drop=bool(data.get("drop", False)),
-            process=bool(data.get("process", False)),
-        )
-
-
-ROUTE_ALIASES = {
-    "GET /outputs/...": "GET /outputs/{outputId}",
-    "GET /outputs/*": "GET /outputs/{outputId}",
-    "GET /outputs": "GET /outputs/{outputId}",
-}
-
-
-def normalise_route(route: str) -> str:
-    route = " ".join(route.split())
-    if route == "*":
-        return route
-    method, _, path = route.partition(" ")
-    route = f"{method.upper()} {path}"
-    return ROUTE_ALIASES.get(route, route)
-
-
-class ScriptBook:
-    def __init__(self) -> None:
-        self._queues: dict[str, deque[ScriptedResponse]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, route: str, responses: list[ScriptedResponse]) -> int:
-        route = normalise_route(route)
-        with self._lock:
-            queue = self._queues.setdefault(route, deque())
-            queue.extend(responses)
-            return len(queue)
-
-    def take(self, route: str) -> ScriptedResponse | None:
-        with self._lock:
-            for key in (route, "*"):
-                queue = self._queues.get(key)
-                if queue:
-                    return queue.popleft()
-        return None
-
-    def pending(self) -> dict[str, int]:
-        with self._lock:
-            return {k: len(v) for k, v in self._queues.items() if v}
-
-    def clear(self, route: str | None = None) -> None:
-        with self._lock:
-            if route is None:
-                self._queues.clear()
-            else:
-                self._queues.pop(normalise_route(route), None)
 
 
 class Counters:
@@ -171,6 +108,7 @@ class EmulatorState:
         self.ratelimiter = RateLimiter()
         self.scripts = ScriptBook()
         self.counters = Counters()
+        self.requests = RequestLog()
         self.uploads: dict[str, Upload] = {}
         self.lock = threading.Lock()
         #: Set by the server once the sockets are bound.
@@ -194,14 +132,15 @@ class EmulatorState:
         return up is not None and time.time() - up.created < 7 * 86400
 
     def reset(self) -> None:
-        """Forget jobs, uploads, outputs, counters, scripts and rate-limit windows, and put the
-        options back to their values at construction. Tokens and revocations are kept, so a
-        client's cached token stays valid across a reset."""
+        """Forget jobs, uploads, outputs, counters, the request log, scripts and rate-limit
+        windows, and put the options back to their values at construction. Tokens and
+        revocations are kept, so a client's cached token stays valid across a reset."""
         self.config.update(**vars(self.initial_config.copy()))
         self.jobs.clear()
         self.outputs.clear()
         self.ratelimiter.clear()
         self.scripts.clear()
         self.counters.reset()
+        self.requests.clear()
         with self.lock:
             self.uploads.clear()
