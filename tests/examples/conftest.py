@@ -36,6 +36,7 @@ DAG_IDS = (
     "firefly_product_banner",
     "firefly_product_video",
     "firefly_custom_models",
+    "firefly_product_placement",
 )
 
 

@@ -264,3 +264,58 @@ def test_custom_models(example_runs: dict[str, DagRun]) -> None:
         assert png_size(path) == (2048, 2048)
     assert run.counters["requests_by_route"]["GET /v3/custom-models"] == 1
     assert_one_token(run)
+
+
+# -- firefly_product_placement ---------------------------------------------------------------------
+
+
+def test_product_placement(example_runs: dict[str, DagRun]) -> None:
+    run = example_runs["firefly_product_placement"]
+    tasks = ("upload", "scene", "precise", "adaptive", "staged", "similar", "report")
+    assert_succeeded(run, {(t, -1): "success" for t in tasks})
+
+    (folder,) = list((run.out / "firefly_product_placement").iterdir())
+    # Image 5 at 16:9 and 1 MP is 1344x768, the size of the fill-area mask; the composites keep
+    # the background's size; the object composite and its variations are 2048x2048.
+    assert png_size(folder / "scene-0-11.png") == (1344, 768)
+    assert png_size(folder / "precise-0-333.png") == (1344, 768)
+    assert png_size(folder / "adaptive-0-222.png") == (1344, 768)
+    assert png_size(folder / "staged-0-5.png") == (2048, 2048)
+    assert png_size(folder / "similar-0-1.png") == (2048, 2048)
+    assert png_size(folder / "similar-1-2.png") == (2048, 2048)
+    assert len(run.files()) == 6
+
+    upload_id = run.xcoms[("upload", -1)]
+    scene, staged = run.xcoms[("scene", -1)], run.xcoms[("staged", -1)]
+    jobs = {job["route"]: job for job in run.jobs}
+    assert set(jobs) == {
+        "POST /v4/images/generate-async",
+        "POST /v3/images/precise-composite",
+        "POST /v3/images/adaptive-composite",
+        "POST /v3/images/generate-object-composite-async",
+        "POST /v3/images/generate-similar-async",
+    }, list(jobs)
+    image5 = jobs["POST /v4/images/generate-async"]["request"]
+    assert image5["aspectRatio"] == "16:9"
+    assert image5["resolutionLevel"] == "1MP"
+    scene_url = scene["outputs"][0]["url"]
+    for route, seed in (("precise-composite", 333), ("adaptive-composite", 222)):
+        request = jobs[f"POST /v3/images/{route}"]["request"]
+        assert request["background"]["image"]["source"] == {"url": scene_url}
+        assert set(request["background"]["fillAreaMask"]["source"]) == {"uploadId"}
+        assert request["object"]["image"]["source"] == {"uploadId": upload_id}
+        assert request["seeds"] == [seed]
+    assert jobs["POST /v3/images/adaptive-composite"]["request"]["harmonization"] == 0.6
+    object_composite = jobs["POST /v3/images/generate-object-composite-async"]["request"]
+    assert object_composite["image"]["source"] == {"uploadId": upload_id}
+    assert object_composite["placement"] == {
+        "alignment": {"horizontal": "center", "vertical": "bottom"}
+    }
+    similar = jobs["POST /v3/images/generate-similar-async"]
+    assert similar["request"]["image"]["source"] == {"url": staged["outputs"][0]["url"]}
+    assert similar["modelVersion"] == "image4_standard"
+    # One upload of the photo, one of the mask per composite task.
+    assert run.counters["uploads"] == 3
+    assert len(run.xcoms[("report", -1)]) == 6
+    assert_one_token(run)
+    assert run.counters["jobs_submitted"] == 5
