@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import control, operations
+from . import control, custom_models, downloads, job_routes, operations, uploads
 from .gateway import authenticate, rate_limit
 from .ims import TokenInfo, token_request
 from .responses import error, json_response, request_id
@@ -96,34 +96,34 @@ def build_routes() -> list[Route]:
             "/v3/status/{jobId}",
             _compile("/v3/status/{jobId}"),
             "firefly",
-            _with_token(operations.status),
+            _with_token(job_routes.status),
         ),
         Route(
             "PUT",
             "/v3/cancel/{jobId}",
             _compile("/v3/cancel/{jobId}"),
             "firefly",
-            _with_token(operations.cancel),
+            _with_token(job_routes.cancel),
         ),
         Route(
             "POST",
             "/v2/storage/image",
             _compile("/v2/storage/image"),
             "firefly",
-            _with_token(operations.upload),
+            _with_token(uploads.upload),
         ),
         Route(
             "GET",
             "/v3/custom-models",
             _compile("/v3/custom-models"),
             "firefly",
-            _with_token(operations.custom_models),
+            _with_token(custom_models.custom_models),
         ),
     ]
     output_re = _compile("/outputs/{outputId}")
 
     async def _output(state: EmulatorState, request: Request, params: dict[str, str]) -> Response:
-        return await operations.output(state, request, params["outputId"])
+        return await downloads.output(state, request, params["outputId"])
 
     routes.append(Route("GET", "/outputs/{outputId}", output_re, "output", _output))
     routes.append(Route("HEAD", "/outputs/{outputId}", output_re, "output", _output))

@@ -6,13 +6,20 @@ import json
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 JSON = "application/json"
+UNSAFE_MESSAGE = "The prompt did not pass content policy checks."
 
 
 def request_id() -> str:
     return str(uuid.uuid4())
+
+
+def request_media_type(request: Request) -> str:
+    """The request's ``Content-Type`` without parameters, lower-case (``""`` when absent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
