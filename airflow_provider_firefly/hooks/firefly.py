@@ -7,7 +7,9 @@ the token through an Airflow Variable, and reads and writes ``ObjectStoragePath`
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -27,7 +29,9 @@ from airflow_provider_firefly.client.errors import (
     FireflyConfigError,
     FireflyConnectionError,
     FireflyError,
+    FireflyJobTimeoutError,
     FireflyNotFoundError,
+    FireflyRateLimitError,
     FireflyValidationError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
@@ -240,9 +244,47 @@ class FireflyHook(BaseHook):
         body: Mapping[str, Any],
         *,
         model_version: str | None = None,
+        validate: bool = True,
     ) -> JobHandle:
-        """Start a Firefly job (never retried where it may have been accepted)."""
+        """Start a Firefly job (never retried where it may have been accepted).
+
+        :param validate: check the body and ``x-model-version`` against the operation's schema
+            first, so that a body Firefly would refuse costs no request (default True).
+        """
+        if validate:
+            self.validate_body(operation, body, model_version=model_version)
         return self.client.submit(operation, body, model_version=model_version)
+
+    def validate_body(
+        self, operation: str, body: Mapping[str, Any], *, model_version: str | None = None
+    ) -> None:
+        """Raise :class:`FireflyValidationError` for a body Firefly would refuse (no request)."""
+        from airflow_provider_firefly import schema
+        from airflow_provider_firefly.client.operations import get_operation
+
+        op = get_operation(operation)
+        version = op.check_model_version(model_version)
+        if not isinstance(body, Mapping):
+            raise FireflyValidationError(
+                f"{op.label}: the body must be a JSON object",
+                errors=[{"loc": ["body"], "msg": "not an object", "type": "type_error"}],
+            )
+        errors = schema.validate_request(
+            op.path,
+            op.method,
+            dict(body),
+            model_version=version,
+            own_hosts=frozenset({self.config.http.api_host.lower()}),
+        )
+        if errors:
+            shown = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', 'invalid')}"
+                for e in errors[:10]
+            )
+            raise FireflyValidationError(
+                f"{op.label}: the body would be rejected by Firefly ({shown}); nothing was sent",
+                errors=[dict(e) for e in errors],
+            )
 
     def get_status(self, job: JobHandle | str) -> JobStatus:
         """One status poll, on the status URL as Firefly returned it."""
@@ -260,19 +302,64 @@ class FireflyHook(BaseHook):
         poll: PollPolicy | None = None,
         expected_seconds: float = 15.0,
     ) -> JobStatus:
-        """Poll until the job ends, logging progress; raises the typed error unless it succeeded."""
+        """Poll until the job ends, logging progress; raises the typed error unless it succeeded.
+
+        A 429 on a poll (after the client's own bounded retries) pauses for its ``retry-after``
+        and polls on: rate limiting never fails a wait before ``timeout``, whose end cancels the
+        job and raises :class:`FireflyJobTimeoutError`.
+        """
 
         def report(status: JobStatus) -> None:
             progress = f" ({status.progress:.0f}%)" if status.progress is not None else ""
             self.log.info("Firefly job %s: %s%s", status.job_id, status.status, progress)
 
-        return self.client.wait(
-            job,
-            timeout=timeout,
-            poll=poll,
-            expected_seconds=expected_seconds,
-            on_status=report,
+        poll = poll or PollPolicy()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            try:
+                return self.client.wait(
+                    job,
+                    timeout=remaining,
+                    poll=poll,
+                    expected_seconds=expected_seconds,
+                    on_status=report,
+                )
+            except FireflyRateLimitError as error:
+                self._pause_after_429(job, error, poll, deadline, timeout)
+            # after a pause, poll again at once
+            poll = dataclasses.replace(poll, first_delay=0.0)
+
+    def _pause_after_429(
+        self,
+        job: JobHandle | str,
+        error: FireflyRateLimitError,
+        poll: PollPolicy,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        job_id = job.job_id if isinstance(job, JobHandle) else job
+        pause = max(poll.min_interval, error.retry_after or poll.max_interval)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                try:
+                    self.cancel(job)
+                except FireflyError as cancel_error:
+                    self.log.warning("Could not cancel Firefly job %s: %s", job_id, cancel_error)
+                raise FireflyJobTimeoutError(
+                    f"Firefly job {job_id} did not finish within {timeout:g} s (its status "
+                    "polls were rate limited, HTTP 429); the job was cancelled",
+                    job_id=job_id,
+                    job_status="rate_limited",
+                ) from error
+            pause = min(pause, remaining)
+        self.log.warning(
+            "Firefly job %s: status poll rate limited (HTTP 429); polling again in %.1f s",
+            job_id,
+            pause,
         )
+        time.sleep(pause)
 
     # -- storage -----------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_firefly.client.api import MAX_UPLOAD_BYTES
+from airflow_provider_firefly.operators._destination import is_object_storage_path
 from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS
 
@@ -26,15 +28,10 @@ __all__ = ["ALLOWED_URL_DOMAINS", "PLACEHOLDER_UPLOAD_ID", "ImageInput", "ImageI
 #: Hosts Firefly fetches ``{"url": ...}`` inputs from: the spec's list plus the usage notes'.
 ALLOWED_URL_DOMAINS: tuple[str, ...] = DEFAULT_ALLOWED_URL_DOMAINS
 MAX_URL_LENGTH = 2083
-MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 #: Stands for an upload id until the file is uploaded (lets the body be validated first).
 PLACEHOLDER_UPLOAD_ID = "00000000-0000-4000-8000-000000000000"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-
-
-def _is_object_storage_path(value: object) -> bool:
-    return hasattr(value, "protocol") and hasattr(value, "open") and hasattr(value, "fs")
 
 
 def _sniff(head: bytes) -> str | None:
@@ -80,7 +77,7 @@ class ImageInputs:
     # -- classification (local checks only) ---------------------------------------------------
 
     def _classify(self, param: str, value: Any) -> ImageInput:
-        if _is_object_storage_path(value):
+        if is_object_storage_path(value):
             return self._object(param, value)
         if isinstance(value, os.PathLike):
             return self._local(param, Path(value))
@@ -153,7 +150,8 @@ class ImageInputs:
             raise bad_param(
                 self.operator,
                 param,
-                f"file {where} is {size / 1e6:.1f} MB; Firefly accepts images up to 15 MB",
+                f"file {where} is {size / 1e6:.1f} MB; Firefly accepts images up to "
+                f"{MAX_UPLOAD_BYTES / 1e6:g} MB",
                 "resize or recompress it",
             )
         if _sniff(head) is None:

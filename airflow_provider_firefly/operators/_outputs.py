@@ -4,96 +4,28 @@ from __future__ import annotations
 
 import datetime
 import os
-import string
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_firefly.operators._errors import bad_param
+from airflow_provider_firefly.operators._destination import is_object_storage_path, target_in
+from airflow_provider_firefly.operators._names import render_name
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
     from airflow_provider_firefly.hooks.firefly import FireflyHook
 
-__all__ = [
-    "NAME_FIELDS",
-    "check_output_name",
-    "output_expiry",
-    "resolve_output_dir",
-    "save_outputs",
-]
+__all__ = ["output_expiry", "save_outputs"]
 
-#: Placeholders ``output_name`` may use.
-NAME_FIELDS = ("task_id", "map_index", "index", "seed", "ext", "job_id", "run_id", "dag_id")
 _EXT = {"image": "png", "video": "mp4", "file": "png"}
-_MEDIA_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/jxl": "jxl"}
+_MEDIA_EXT = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/jxl": "jxl",
+    "image/tiff": "tiff",
+    "video/mp4": "mp4",
+}
 OUTPUT_URL_LIFETIME = 3600
-
-
-def check_output_name(operator: str, template: str) -> None:
-    """Reject an ``output_name`` with unknown placeholders or path separators, before any call."""
-    if not isinstance(template, str) or not template.strip():
-        raise bad_param(operator, "output_name", "must be a non-empty string")
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as error:
-        raise bad_param(
-            operator, "output_name", f"is not a valid format string ({error})"
-        ) from None
-    unknown = sorted({f for f in fields if f.split(".")[0].split("[")[0] not in NAME_FIELDS})
-    if unknown:
-        raise bad_param(
-            operator,
-            "output_name",
-            f"uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
-            f"use {', '.join('{' + n + '}' for n in NAME_FIELDS)}",
-        )
-    if "{seed" not in template and "{index" not in template:
-        raise bad_param(
-            operator,
-            "output_name",
-            "must contain {seed} or {index}, or several outputs would overwrite each other",
-        )
-
-
-def resolve_output_dir(operator: str, value: Any) -> Any:
-    """``output_dir`` as an ``ObjectStoragePath`` or an absolute ``Path`` (None: no save)."""
-    if value is None:
-        return None
-    if hasattr(value, "protocol") and hasattr(value, "open"):
-        return value
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value.strip():
-        raise bad_param(
-            operator,
-            "output_dir",
-            f"must be an ObjectStoragePath, a storage URL or an absolute path, got {value!r}",
-        )
-    text = value.strip()
-    if "://" in text:
-        from airflow.sdk import ObjectStoragePath
-
-        try:
-            return ObjectStoragePath(text)
-        except (ValueError, ImportError) as error:
-            raise bad_param(
-                operator,
-                "output_dir",
-                f"is an unsupported storage URL {text!r} ({error})",
-                "use file://, s3://, gs://... with the matching Airflow provider installed",
-            ) from None
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        raise bad_param(
-            operator,
-            "output_dir",
-            f"is a relative path {text!r}; a worker's working directory is not stable",
-            "give an absolute path or a storage URL such as file:///data/out or s3://bucket/out",
-        )
-    if path.exists() and not path.is_dir():
-        raise bad_param(operator, "output_dir", f"names a file, not a directory: {text!r}")
-    return path
 
 
 def output_expiry(url: str, now: datetime.datetime | None = None) -> str:
@@ -116,9 +48,32 @@ def _ext(output: JobOutput, media_type: str | None) -> str:
     return _EXT.get(output.kind, "bin")
 
 
+def _sent_seed(sent_seeds: Any, index: int) -> int | None:
+    if isinstance(sent_seeds, list) and index < len(sent_seeds):
+        value = sent_seeds[index]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _served_ext(content_type: str | None) -> str | None:
+    """The extension of what the server actually sent, when it is a known media type."""
+    if not content_type:
+        return None
+    return _MEDIA_EXT.get(content_type.split(";")[0].strip().lower())
+
+
+def _rename(target: Any, new: Any) -> None:
+    if is_object_storage_path(target):
+        target.rename(new)
+    else:
+        os.replace(target, new)
+
+
 def save_outputs(
     hook: FireflyHook,
     *,
+    operator: str,
     job: JobHandle,
     status: JobStatus,
     destination: Any,
@@ -126,56 +81,123 @@ def save_outputs(
     name_fields: dict[str, Any],
     media_type: str | None,
     log: Any,
+    sent_seeds: Any = None,
 ) -> tuple[JobStatus, list[dict[str, Any]]]:
     """Stream each output to ``destination`` at once; an expired URL is refreshed once.
 
-    Returns the (possibly refreshed) status and one entry per output for the XCom value.
+    Every name is built from safe components and checked to lie inside ``destination``; a file
+    whose served ``Content-Type`` disagrees with the requested type gets the served extension.
+    An output the server reports without a seed (upscale) carries the seed that was sent for
+    it. Returns the (possibly refreshed) status and one entry per output for the XCom value.
     """
-    from airflow_provider_firefly.client.errors import FireflyOutputExpiredError
-
     entries: list[dict[str, Any]] = []
     refreshed = False
     for index in range(len(status.outputs)):
         output = status.outputs[index]
+        seed = output.seed if output.seed is not None else _sent_seed(sent_seeds, index)
         entry: dict[str, Any] = {
             "url": output.url,
             "expires_at": output_expiry(output.url),
-            "seed": output.seed,
+            "seed": seed,
             "kind": output.kind,
             "id": output.id,
             "path": None,
             "bytes": None,
         }
         if destination is not None:
-            name = name_template.format(
+            fields = {
                 **name_fields,
-                index=index,
-                seed=output.seed if output.seed is not None else index,
-                ext=_ext(output, media_type),
+                "index": index,
+                "seed": seed if seed is not None else index,
+            }
+            ext = _ext(output, media_type)
+            target = target_in(
+                operator, destination, render_name(operator, name_template, {**fields, "ext": ext})
             )
-            target = destination / name
-            try:
-                result = hook.download(output, target)
-            except FireflyOutputExpiredError:
-                if refreshed:
-                    raise
-                log.warning("Output URL of %s expired; fetching the job status again", job.job_id)
-                status = hook.get_status(job)
-                refreshed = True
-                if index >= len(status.outputs):
-                    raise
-                output = status.outputs[index]
-                entry["url"] = output.url
-                entry["expires_at"] = output_expiry(output.url)
-                result = hook.download(output, target)
+            where = f"Firefly job {job.job_id}: output {index} (seed {seed})"
+            status, output, result, refreshed = _download(
+                hook,
+                job=job,
+                status=status,
+                index=index,
+                output=output,
+                target=target,
+                refreshed=refreshed,
+                where=where,
+                log=log,
+            )
+            entry["url"] = output.url
+            entry["expires_at"] = output_expiry(output.url)
+            served = _served_ext(result.content_type)
+            if served and served != ext:
+                name = render_name(operator, name_template, {**fields, "ext": served})
+                final = target_in(operator, destination, name)
+                _rename(target, final)
+                log.warning(
+                    "%s: asked for .%s but the server sent %s; saved as %s",
+                    where,
+                    ext,
+                    result.content_type,
+                    name,
+                )
+                target = final
             entry["path"] = str(target)
             entry["bytes"] = result.bytes_written
             log.info(
                 "Saved output %d (seed %s, %d bytes) to %s",
                 index,
-                output.seed,
+                seed,
                 result.bytes_written,
                 target,
             )
         entries.append(entry)
     return status, entries
+
+
+def _download(
+    hook: FireflyHook,
+    *,
+    job: JobHandle,
+    status: JobStatus,
+    index: int,
+    output: JobOutput,
+    target: Any,
+    refreshed: bool,
+    where: str,
+    log: Any,
+) -> tuple[JobStatus, JobOutput, Any, bool]:
+    """One download; an expired URL is re-read from a new status poll once per task try."""
+    from airflow_provider_firefly.client.errors import (
+        FireflyDownloadRefusedError,
+        FireflyError,
+        FireflyOutputExpiredError,
+    )
+
+    try:
+        try:
+            return status, output, hook.download(output, target), refreshed
+        except FireflyOutputExpiredError:
+            if refreshed:
+                raise
+            log.warning("%s: URL expired; fetching the job status again", where)
+            status = hook.get_status(job)
+            refreshed = True
+            if index >= len(status.outputs):
+                raise
+            output = status.outputs[index]
+            return status, output, hook.download(output, target), refreshed
+    except FireflyOutputExpiredError as error:
+        raise FireflyOutputExpiredError(
+            f"{where}: its URL is still refused as expired after polling the job again "
+            f"({error.message}). Nothing was submitted again; a retry of this task resumes "
+            "the same job while Firefly keeps its outputs"
+        ) from error
+    except FireflyDownloadRefusedError as error:
+        if error.job_id:
+            raise
+        raise FireflyDownloadRefusedError(
+            error.reason, output=error.output, job_id=job.job_id
+        ) from error
+    except FireflyError as error:
+        log.error("%s could not be saved to %s: %s", where, target, error)
+        raise

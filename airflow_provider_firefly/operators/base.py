@@ -47,23 +47,6 @@ def _default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-def _try_number(context: Any) -> int | None:
-    ti = context.get("ti") if context else None
-    number = getattr(ti, "try_number", None)
-    return number if isinstance(number, int) else None
-
-
-def _maybe_accepted(error: Exception) -> bool:
-    """Whether a failed submission may still have been accepted (and billed) by Firefly: the
-    request was sent and the answer was lost (read timeout, dropped connection) or came from a
-    gateway that gave up waiting for Firefly (502, 504)."""
-    from airflow_provider_firefly.client.errors import FireflyConnectionError, FireflyServerError
-
-    if isinstance(error, FireflyConnectionError):
-        return error.request_sent
-    return isinstance(error, FireflyServerError) and error.status in (502, 504)
-
-
 @dataclass
 class FireflyRequest:
     """What a subclass asks for: an operation, its JSON body and ``x-model-version``."""
@@ -94,6 +77,10 @@ class FireflyJobOperator(BaseOperator):
     :param expected_seconds: when to poll first; default: the operation's typical duration.
     :param resume_previous_job: resume the job an earlier try of this task instance submitted,
         instead of submitting (and paying for) a new one (default True).
+    :param resubmit_unanswered: when an earlier try sent its submission but never got the answer
+        (timeout, dropped connection, gateway 502/504, worker killed), submit again instead of
+        refusing with ``FireflyUnansweredSubmissionError``. Firefly may then bill BOTH jobs: the
+        unanswered one may have been accepted. Default False.
     :param cancel_on_kill: cancel the running job when the task is killed or times out.
     :param deferrable: wait in the triggerer instead of a worker slot; default
         ``[operators] default_deferrable``.
@@ -117,6 +104,7 @@ class FireflyJobOperator(BaseOperator):
         max_poll_interval: float = 30.0,
         expected_seconds: float | None = None,
         resume_previous_job: bool = True,
+        resubmit_unanswered: bool = False,
         cancel_on_kill: bool = True,
         deferrable: bool | None = None,
         **kwargs: Any,
@@ -130,12 +118,17 @@ class FireflyJobOperator(BaseOperator):
         self.max_poll_interval = max_poll_interval
         self.expected_seconds = expected_seconds
         self.resume_previous_job = resume_previous_job
+        self.resubmit_unanswered = bool(resubmit_unanswered)
         self.cancel_on_kill = cancel_on_kill
         self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
         self._job: JobHandle | None = None
         self._record: JobRecord | None = None
         self._waiting = False
         self._check_timing()
+        if isinstance(output_name, str) and "{{" not in output_name and "{%" not in output_name:
+            from airflow_provider_firefly.operators._names import check_output_name
+
+            check_output_name(self._label, output_name)
 
     # -- subclass API --------------------------------------------------------------------------
 
@@ -181,22 +174,22 @@ class FireflyJobOperator(BaseOperator):
         return get_operation(name)
 
     def prepare(self) -> tuple[FireflyRequest, ImageInputs, Any]:
-        """Every local check (parameters, inputs, body against the spec): no Firefly request.
+        """Every local check (parameters, inputs, body against the spec, the output folder
+        takes files): no Firefly request.
 
         Returns the request, its image inputs (not yet uploaded) and the output directory.
         """
+        from airflow_provider_firefly.operators._destination import preflight, resolve_output_dir
         from airflow_provider_firefly.operators._inputs import ImageInputs
-        from airflow_provider_firefly.operators._outputs import (
-            check_output_name,
-            resolve_output_dir,
-        )
+        from airflow_provider_firefly.operators._names import check_output_name
 
         destination = resolve_output_dir(self._label, self.output_dir)
         if self.output_name is not None:
-            check_output_name(self._label, self.output_name)
+            check_output_name(self._label, self.output_name)  # as rendered
         inputs = ImageInputs(self._label, allowed_hosts=self._own_hosts())
         request = self.build_request(inputs)
         self.validate_body(request)
+        preflight(self._label, destination)  # after the cheap checks, before anything is paid
         return request, inputs, destination
 
     def _own_hosts(self) -> frozenset[str]:
@@ -240,105 +233,35 @@ class FireflyJobOperator(BaseOperator):
     # -- execute -------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_firefly.client.errors import (
-            FireflyConnectionError,
-            FireflyNotFoundError,
-            FireflyServerError,
-        )
-        from airflow_provider_firefly.client.jobs import JobHandle
-        from airflow_provider_firefly.operators._resume import JobRecord
+        from airflow_provider_firefly.operators._runner import JobRunner
 
         started = time.monotonic()
         request, inputs, _ = self.prepare()
         op = self._operation(request.operation)
-        hook = self.hook
-        record = self._record = JobRecord.for_context(context, self.log)
-        previous = record.read() if self.resume_previous_job else None
-        handle: JobHandle | None = None
-        resumed = False
-        if (
-            previous is not None
-            and previous.get("uncertain")
-            and previous.get("operation") == op.name
-        ):
-            raise self._unanswered_earlier(previous, record.key)
-        if previous is not None and previous.get("operation") == op.name:
-            handle = JobHandle.from_dict(previous["job"])
-            self.log.info(
-                "Resuming Firefly job %s, submitted by an earlier try at %s: no new job is "
-                "submitted (resume_previous_job=True)",
-                handle.job_id,
-                previous.get("submitted_at"),
-            )
-            try:
-                status = hook.get_status(handle)
-            except FireflyNotFoundError:
-                self.log.warning(
-                    "Firefly no longer knows job %s; submitting a new one", handle.job_id
-                )
-                record.delete()
-                handle = None
-            else:
-                resumed = True
-                self._job = handle
-                if status.is_terminal:
-                    return self._finish(context, request, handle, status, resumed=True)
-        elif previous is not None:
-            self.log.warning(
-                "Ignoring the job record %s of another operation (%s)",
-                record.key,
-                previous.get("operation"),
-            )
-            record.delete()
-        if handle is None:
-            if inputs.needs_upload:
-                inputs.upload(hook, self.log)
-            # A token first, so that an IMS outage is never mistaken for an unanswered submission.
-            hook.get_access_token()
-            try:
-                handle = hook.submit(op.name, request.body, model_version=request.model_version)
-            except (FireflyConnectionError, FireflyServerError) as error:
-                if not _maybe_accepted(error):
-                    raise  # certainly not accepted: nothing was billed, a retry may submit
-                record.write_uncertain(
-                    op.name, request.model_version, _try_number(context), error.message
-                )
-                error.message = (
-                    f"{error.message}. The submission was sent but not answered: Firefly may "
-                    "have accepted (and billed) the job, whose id is unknown, so it is not "
-                    "submitted again"
-                    + (
-                        f"; a retry of this task stops at the record {record.key} until you "
-                        "check Adobe's usage and delete it (or set resume_previous_job=False)"
-                        if record.key
-                        else ""
-                    )
-                )
-                error.args = (error.message,)
-                raise
-            self._job = handle
-            self.log.info("Firefly accepted job %s (%s)", handle.job_id, op.label)
-            record.write(handle.to_dict(), op.name, request.model_version, _try_number(context))
-
+        runner = JobRunner(
+            self._label,
+            self.hook,
+            self._job_record(context),
+            self.log,
+            resume_previous_job=self.resume_previous_job,
+            resubmit_unanswered=self.resubmit_unanswered,
+        )
+        self._record = runner.record
+        job = runner.start(context, request, op, inputs)
+        self._job = job.handle
+        if job.status is not None and job.status.is_terminal:
+            return self._finish(context, request, job.handle, job.status, resumed=job.resumed)
         timeout = self._timeout(started)
         if self.deferrable:
-            self._defer(handle, request, op, timeout, resumed)
-        status = self._wait(handle, op, timeout, record)
-        return self._finish(context, request, handle, status, resumed=resumed)
+            self._defer(job.handle, request, op, timeout, job.resumed)
+        status = self._wait(job.handle, op, timeout, runner.record)
+        return self._finish(context, request, job.handle, status, resumed=job.resumed)
 
-    def _unanswered_earlier(self, previous: dict[str, Any], key: str | None) -> Exception:
-        """The error of a try that finds an earlier try's unanswered submission."""
-        from airflow_provider_firefly.client.errors import FireflyConnectionError
+    def _job_record(self, context: Context) -> JobRecord:
+        from airflow_provider_firefly.operators._resume import JobRecord
 
-        return FireflyConnectionError(
-            f"{self._label}: an earlier try (try {previous.get('try_number') or '?'}) sent the "
-            f"{previous.get('operation')} submission at {previous.get('submitted_at')} but got no "
-            f"answer ({previous.get('reason') or 'connection lost'}): Firefly may have accepted "
-            "and billed that job, whose id is unknown, so this try does not submit again. Check "
-            f"the Firefly usage in the Adobe Admin Console, then delete the Variable {key} (or "
-            "set resume_previous_job=False) and clear the task to submit a new job",
-            request_sent=True,
-        )
+        secret = self.hook.config.credentials.client_secret
+        return JobRecord.for_context(context, self.log, secret)
 
     def _poll_policy(self, op: Any) -> Any:
         from airflow_provider_firefly.client.api import PollPolicy
@@ -397,6 +320,7 @@ class FireflyJobOperator(BaseOperator):
                     "operation": request.operation,
                     "model_version": request.model_version,
                     "media_type": request.media_type,
+                    "seeds": request.body.get("seeds"),
                 },
                 "resumed": resumed,
             },
@@ -413,10 +337,9 @@ class FireflyJobOperator(BaseOperator):
         """Resume after the trigger: raise the typed error, or save the outputs and return."""
         from airflow_provider_firefly.client.errors import FireflyJobError
         from airflow_provider_firefly.client.jobs import JobHandle
-        from airflow_provider_firefly.operators._resume import JobRecord
         from airflow_provider_firefly.triggers.firefly import raise_for_event
 
-        record = self._record = JobRecord.for_context(context, self.log)
+        record = self._record = self._job_record(context)
         handle = JobHandle.from_dict(event["job"])
         self._job = handle
         self.log.info(
@@ -427,18 +350,21 @@ class FireflyJobOperator(BaseOperator):
         )
         if not resumed:
             # dag.test() drops the deferral kwargs: tell from the record which try submitted.
+            from airflow_provider_firefly.operators._runner import try_number_of
+
             previous = record.read()
             submitted_by = previous.get("try_number") if previous else None
-            resumed = submitted_by is not None and submitted_by != _try_number(context)
+            resumed = submitted_by is not None and submitted_by != try_number_of(context)
         try:
             status = raise_for_event(event)
         except FireflyJobError:
             record.delete()
             raise
         info = request or self._request_info()
+        seeds = info.get("seeds")
         req = FireflyRequest(
             operation=str(info.get("operation", "")),
-            body={},
+            body={"seeds": seeds} if isinstance(seeds, list) else {},
             model_version=info.get("model_version"),
             media_type=info.get("media_type"),
         )
@@ -460,6 +386,7 @@ class FireflyJobOperator(BaseOperator):
             "operation": request.operation,
             "model_version": request.model_version,
             "media_type": request.media_type,
+            "seeds": request.body.get("seeds"),
         }
 
     # -- results -------------------------------------------------------------------------------
@@ -486,7 +413,8 @@ class FireflyJobOperator(BaseOperator):
         resumed: bool,
     ) -> dict[str, Any]:
         from airflow_provider_firefly.client.jobs import job_error
-        from airflow_provider_firefly.operators._outputs import resolve_output_dir, save_outputs
+        from airflow_provider_firefly.operators._destination import resolve_output_dir
+        from airflow_provider_firefly.operators._outputs import save_outputs
 
         record = self._record
         error = job_error(status)
@@ -505,12 +433,14 @@ class FireflyJobOperator(BaseOperator):
         }
         status, outputs = save_outputs(
             self.hook,
+            operator=self._label,
             job=handle,
             status=status,
             destination=destination,
             name_template=self._output_name(context),
             name_fields=fields,
             media_type=request.media_type,
+            sent_seeds=request.body.get("seeds"),
             log=self.log,
         )
         if record is not None:

@@ -11,7 +11,41 @@ from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyR
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
 
-__all__ = ["FireflyOperator"]
+__all__ = ["FireflyOperator", "schema_keys"]
+
+
+def schema_keys(op: Any) -> frozenset[str]:
+    """Top-level body keys the operation's request schema names (empty: unknown)."""
+    from airflow_provider_firefly import schema
+
+    spec = schema.load_spec()
+
+    def resolve(node: Any) -> Any:
+        for _ in range(20):
+            ref = node.get("$ref") if isinstance(node, dict) else None
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                return node
+            current: Any = spec
+            for part in ref[2:].split("/"):
+                current = current[part.replace("~1", "/").replace("~0", "~")]
+            node = current
+        return node
+
+    def names(node: Any, depth: int) -> set[str]:
+        node = resolve(node)
+        if depth > 8 or not isinstance(node, dict):
+            return set()
+        found = set(node.get("properties", {}))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key, []):
+                found |= names(sub, depth + 1)
+        return found
+
+    try:
+        content = schema.operation(op.path, op.method)["requestBody"]["content"]
+        return frozenset(names(content["application/json"]["schema"], 0))
+    except (KeyError, TypeError):
+        return frozenset()
 
 
 class FireflyOperator(FireflyJobOperator):
@@ -83,8 +117,23 @@ class FireflyOperator(FireflyJobOperator):
                 assert source is not None
                 sources[str(name)] = source
         body = self._substitute(body, sources)
+        self._warn_unknown_keys(op, body)
         field_map = {key: f"body.{key}" for key in body}
         return FireflyRequest(op.name, body, self.model_version, field_map=field_map)
+
+    def _warn_unknown_keys(self, op: Any, body: dict[str, Any]) -> None:
+        """A typo such as ``numVariation`` is not an error to the schema (extra keys are
+        allowed) but would run silently with the default: say so."""
+        known = schema_keys(op)
+        unknown = sorted(str(k) for k in body if known and k not in known)
+        if unknown:
+            self.log.warning(
+                "%s: body key(s) %s are not part of %s and will be ignored by Firefly (known: %s)",
+                self._label,
+                ", ".join(repr(k) for k in unknown),
+                op.label,
+                ", ".join(sorted(known)),
+            )
 
     def _substitute(self, value: Any, sources: dict[str, dict[str, Any]]) -> Any:
         if isinstance(value, str) and value.startswith("@image:"):

@@ -67,6 +67,8 @@ EVENT_STATUSES = ("succeeded", "failed", "cancelled", "timeout", "deadline", "er
 #: Consecutive polls that may fail with a 5xx or a network error (each after the client's own
 #: bounded retries) before the trigger gives up with an ``error`` event.
 MAX_TRANSIENT_FAILURES = 3
+#: Seconds the cancel at the deadline (and the status read after it) may take.
+CANCEL_TIMEOUT = 30.0
 _JOB_KEYS = ("job_id", "status_url", "cancel_url")
 _TERMINAL_EVENT = {
     "succeeded": "succeeded",
@@ -299,7 +301,15 @@ class FireflyJobTrigger(BaseTrigger):
                 return await self._on_deadline(client, handle, budget, last)
             self.on_poll(due, loop.time())
             try:
-                status = await client.get_status(handle)
+                # A poll that hangs (a server dripping one byte a second) must not hold the
+                # trigger past its own deadline.
+                status = await asyncio.wait_for(client.get_status(handle), timeout=remaining)
+            except asyncio.TimeoutError:
+                self.log.warning(
+                    "Firefly job %s: a status poll was still unanswered at the deadline",
+                    self.job_id,
+                )
+                return await self._on_deadline(client, handle, budget, last)
             except FireflyRateLimitError as error:
                 paused = budget.pause(error.retry_after)
                 self.log.warning(
@@ -370,7 +380,10 @@ class FireflyJobTrigger(BaseTrigger):
         outcome = "cancel requested"
         try:
             await budget.acquire()
-            cancelled = await client.cancel(handle)
+            cancelled = await asyncio.wait_for(client.cancel(handle), timeout=CANCEL_TIMEOUT)
+        except asyncio.TimeoutError:
+            outcome = f"cancel unanswered after {CANCEL_TIMEOUT:g} s"
+            self.log.warning("Firefly job %s: %s", self.job_id, outcome)
         except FireflyError as error:
             outcome = f"cancel failed: {error}"
             self.log.warning("Firefly job %s: %s", self.job_id, outcome)
@@ -383,8 +396,10 @@ class FireflyJobTrigger(BaseTrigger):
                 outcome = "the job had already ended"
                 try:
                     await budget.acquire()
-                    status = await client.get_status(handle)
-                except FireflyError:
+                    status = await asyncio.wait_for(
+                        client.get_status(handle), timeout=CANCEL_TIMEOUT
+                    )
+                except (FireflyError, asyncio.TimeoutError):
                     pass
                 else:
                     if status.is_terminal:
@@ -407,7 +422,7 @@ class FireflyJobTrigger(BaseTrigger):
         try:
             async with await self._client() as client:
                 cancelled = await asyncio.wait_for(
-                    client.cancel(JobHandle.from_dict(self.job)), timeout=30
+                    client.cancel(JobHandle.from_dict(self.job)), timeout=CANCEL_TIMEOUT
                 )
             self.log.warning(
                 "Task killed: Firefly job %s %s",
@@ -475,9 +490,7 @@ def raise_for_event(event: dict[str, Any]) -> JobStatus:
     }
     if status == "succeeded":
         if job_status is None:
-            error = FireflyError(f"{message}: the event has no job status")
-            error.job_id = job_id  # type: ignore[attr-defined]
-            raise error
+            raise FireflyJobFailedError(f"{message}: the event has no job status", **common)
         return job_status
     if status == "failed":
         raise FireflyJobFailedError(message, **common)
@@ -488,20 +501,37 @@ def raise_for_event(event: dict[str, Any]) -> JobStatus:
             common["job_status"] = common["job_status"] or "deadline"
         raise FireflyJobTimeoutError(message, **common)
     error_type = event.get("error_type")
-    cls = getattr(_errors, error_type, None) if isinstance(error_type, str) else None
-    if not (isinstance(cls, type) and issubclass(cls, FireflyError)):
-        cls = FireflyError
-    error = _build_error(cls, message, common)
-    if job_id and not getattr(error, "job_id", None):
-        error.job_id = job_id  # type: ignore[attr-defined]
-    raise error
+    cls = _EVENT_ERRORS.get(error_type, FireflyError) if isinstance(error_type, str) else None
+    raise _build_error(cls or FireflyError, message, common)
+
+
+#: The error classes an ``error`` event may name (the trigger names the class it caught).
+_EVENT_ERRORS: dict[str, type[FireflyError]] = {
+    cls.__name__: cls
+    for cls in (
+        FireflyError,
+        FireflyConnectionError,
+        FireflyServerError,
+        FireflyRateLimitError,
+        FireflyJobFailedError,
+        FireflyJobCancelledError,
+        FireflyJobTimeoutError,
+        _errors.FireflyAuthError,
+        _errors.FireflyAccessError,
+        _errors.FireflyNotFoundError,
+        _errors.FireflyContentPolicyError,
+        _errors.FireflyConfigError,
+        _errors.FireflyValidationError,
+        _errors.FireflyTimeoutError,
+        _errors.FireflyOutputExpiredError,
+    )
+}
 
 
 def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) -> FireflyError:
-    """An instance of ``cls`` whatever its constructor takes (job errors also take ``job_id``)."""
+    """An instance of ``cls`` (job errors also take the job id and status)."""
     if issubclass(cls, _errors.FireflyJobError):
         return cls(message, **common)
-    try:
-        return cls(message, error_code=common.get("error_code"))
-    except TypeError:  # e.g. FireflyConfigError(message, *, field=None)
+    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code
         return cls(message)
+    return cls(message, error_code=common.get("error_code"))

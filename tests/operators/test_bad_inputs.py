@@ -38,6 +38,13 @@ def gen(**kw: Any) -> Any:
     return FireflyGenerateImagesOperator(task_id="t", firefly_conn_id=CONN_ID, **kw)
 
 
+def rendered(output_name: str) -> Any:
+    """An operator whose templated output_name rendered to ``output_name``."""
+    operator = gen(output_name="{{ params.name }}")
+    operator.output_name = output_name
+    return operator
+
+
 def op(cls: type, **kw: Any) -> Any:
     return cls(task_id="t", firefly_conn_id=CONN_ID, **kw)
 
@@ -276,8 +283,10 @@ CASES: list[tuple[str, Callable[[SimpleNamespace], Any], str]] = [
     ("output dir relative", lambda i: gen(output_dir="out/images"), "output_dir"),
     ("output dir is a file", lambda i: gen(output_dir=str(i.png)), "output_dir"),
     ("output dir scheme", lambda i: gen(output_dir="nosuch://bucket/x"), "output_dir"),
-    ("output name placeholder", lambda i: gen(output_name="{prompt}.png"), "output_name"),
-    ("output name without seed", lambda i: gen(output_name="image.png"), "output_name"),
+    # output_name as rendered at run time (a Jinja template is only checked then)
+    ("rendered output name with ..", lambda i: rendered("../{seed}.{ext}"), "output_name"),
+    ("rendered output name absolute", lambda i: rendered("/tmp/{seed}.{ext}"), "output_name"),
+    ("rendered output name huge", lambda i: rendered("{index:>2000000000}.png"), "output_name"),
 ]
 
 
@@ -305,6 +314,18 @@ INIT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("poll_interval negative", {"poll_interval": -1}, "poll_interval"),
     ("max_poll_interval zero", {"max_poll_interval": 0}, "max_poll_interval"),
     ("empty conn id", {"firefly_conn_id": ""}, "firefly_conn_id"),
+    ("output name placeholder", {"output_name": "{prompt}.png"}, "output_name"),
+    ("output name without seed", {"output_name": "image.png"}, "output_name"),
+    ("output name with /", {"output_name": "sub/{seed}.png"}, "output_name"),
+    ("output name with \\", {"output_name": "sub\\{seed}.png"}, "output_name"),
+    ("output name with ..", {"output_name": "../{seed}.png"}, "output_name"),
+    ("output name absolute", {"output_name": "/etc/{seed}.png"}, "output_name"),
+    ("output name NUL", {"output_name": "a\x00{seed}.png"}, "output_name"),
+    ("output name leading dot", {"output_name": ".{seed}.png"}, "output_name"),
+    ("output name huge pad", {"output_name": "{index:>2000000000}.png"}, "output_name"),
+    ("output name nested spec", {"output_name": "{index:{seed}}.png"}, "output_name"),
+    ("output name attribute", {"output_name": "{job_id.__class__}{seed}"}, "output_name"),
+    ("output name conversion", {"output_name": "{seed!r}.png"}, "output_name"),
 ]
 
 

@@ -5,6 +5,7 @@ recorded job (never pay twice), ``execute_complete`` for every trigger event, XC
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -50,25 +51,28 @@ def gen(tmp_path: Path | None = None, **kw: Any) -> FireflyGenerateImagesOperato
 
 @pytest.fixture
 def records(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """JobRecord backed by a dict instead of Airflow Variables (no task runner here)."""
+    """Airflow Variables in a dict (no task runner here): the real JobRecord code runs."""
+    from airflow.sdk import Variable
+
     store: dict[str, str] = {}
 
-    def read(self: JobRecord) -> dict[str, Any] | None:
-        raw = store.get(self.key or "")
-        return json.loads(raw) if raw else None
+    def variable_get(key: str, default: Any = None) -> Any:
+        return store.get(key, default)
 
-    def write(
-        self: JobRecord, job: dict[str, Any], operation: str, mv: str | None, tn: Any = None
-    ) -> None:
-        store[self.key or ""] = json.dumps({"job": job, "operation": operation, "try_number": tn})
+    def variable_set(key: str, value: str, description: str | None = None) -> None:
+        store[key] = value
 
-    def delete(self: JobRecord) -> None:
-        store.pop(self.key or "", None)
-
-    monkeypatch.setattr(JobRecord, "read", read)
-    monkeypatch.setattr(JobRecord, "write", write)
-    monkeypatch.setattr(JobRecord, "delete", delete)
+    monkeypatch.setattr(Variable, "get", staticmethod(variable_get))
+    monkeypatch.setattr(Variable, "set", staticmethod(variable_set))
+    monkeypatch.setattr(Variable, "delete", staticmethod(lambda key: store.pop(key, None)))
     return store
+
+
+def plant(emu: FireflyEmulator, context: dict[str, Any], job: dict[str, Any]) -> str:
+    """A record as an earlier try of the task would have written it (signed with the secret)."""
+    record = JobRecord.for_context(context, logging.getLogger("test"), emu.client_secret)
+    record.write(job, "generate_images", None, 1)
+    return record.key or ""
 
 
 def test_success_xcom_shape(emu: FireflyEmulator, tmp_path: Path, records: dict) -> None:
@@ -115,7 +119,7 @@ def test_terminal_states(
     with pytest.raises(error):
         gen(tmp_path).execute(context_for(with_ti=True))
     assert records == {}  # a terminal failure ends the record: a retry submits a new job
-    assert not (tmp_path / "out").exists()
+    assert not list((tmp_path / "out").iterdir())  # preflight made it; no file saved
 
 
 def test_deadline_cancels_the_job(emu: FireflyEmulator, tmp_path: Path, records: dict) -> None:
@@ -197,9 +201,8 @@ def _submit(emu: FireflyEmulator, **body: Any) -> dict[str, Any]:
 def test_resumes_the_recorded_job(emu: FireflyEmulator, tmp_path: Path, records: dict) -> None:
     emu.configure(job_duration=0.5)
     context = context_for(with_ti=True)
-    key = JobRecord.for_context(context, None).key
-    assert key == "firefly_job__ff_direct__t__manual__t__-1"
-    records[key] = json.dumps({"job": _submit(emu), "operation": "generate_images"})
+    key = plant(emu, context, _submit(emu))
+    assert key.startswith("firefly_job__ff_direct.t__")
     value = gen(tmp_path).execute(context)
     assert value["resumed"] is True
     assert emu.counters()["jobs_submitted"] == 1  # the earlier one only
@@ -211,8 +214,7 @@ def test_resumed_job_already_finished_is_just_downloaded(
     emu: FireflyEmulator, tmp_path: Path, records: dict
 ) -> None:
     context = context_for(with_ti=True)
-    key = JobRecord.for_context(context, None).key or ""
-    records[key] = json.dumps({"job": _submit(emu), "operation": "generate_images"})
+    plant(emu, context, _submit(emu))
     value = gen(tmp_path).execute(context)
     assert value["resumed"] is True
     assert value["saved_paths"]
@@ -224,10 +226,9 @@ def test_resumed_job_that_failed_raises_and_clears(
     emu: FireflyEmulator, tmp_path: Path, records: dict
 ) -> None:
     context = context_for(with_ti=True)
-    key = JobRecord.for_context(context, None).key or ""
     job = _submit(emu)
     emu.set_job(job["job_id"], status="failed", error_code="runtime_error", message="boom")
-    records[key] = json.dumps({"job": job, "operation": "generate_images"})
+    plant(emu, context, job)
     with pytest.raises(FireflyJobFailedError):
         gen(tmp_path).execute(context)
     assert records == {}
@@ -238,11 +239,10 @@ def test_unknown_recorded_job_submits_a_new_one(
     emu: FireflyEmulator, tmp_path: Path, records: dict
 ) -> None:
     context = context_for(with_ti=True)
-    key = JobRecord.for_context(context, None).key or ""
     job = _submit(emu)
     emu.reset()
     emu.configure(job_duration=0)
-    records[key] = json.dumps({"job": job, "operation": "generate_images"})
+    plant(emu, context, job)
     value = gen(tmp_path).execute(context)
     assert value["resumed"] is False
     assert emu.counters()["jobs_submitted"] == 1
@@ -257,7 +257,7 @@ def test_mapped_records_are_distinct() -> None:
     long = {"ti": SimpleNamespace(dag_id="d" * 200, task_id="t", run_id="r" * 200, map_index=0)}
     key = JobRecord.for_context(long, None).key or ""
     assert len(key) <= 250
-    assert key.startswith("firefly_job__t__")
+    assert key.startswith("firefly_job__ddd")
 
 
 def _event(
@@ -289,13 +289,12 @@ def test_execute_complete_errors(
     status: str, error: type, record_kept: bool, records: dict, emu: FireflyEmulator
 ) -> None:
     context = context_for(with_ti=True)
-    key = JobRecord.for_context(context, None).key or ""
     job = {
         "job_id": "urn:ff:jobs:x:1",
         "status_url": emu.api_url + "/v3/status/urn:ff:jobs:x:1",
         "cancel_url": None,
     }
-    records[key] = json.dumps({"job": job, "operation": "generate_images"})
+    key = plant(emu, context, job)
     event = _event(status, job, error_type="FireflyServerError" if status == "error" else None)
     with pytest.raises(error):
         gen().execute_complete(context, event)
