@@ -66,6 +66,9 @@ class EmulatorConfig:
     output_padding_bytes: int = 0
     #: Frames in a video output (one per second).
     video_seconds: int = 5
+    #: Upscale outputs carry ``seed`` (the seed sent for them), as Adobe's seeds guide says
+    #: every output does; ``False`` = the spec's ``UpscaleBinaryOutput`` exactly (no seed).
+    upscale_output_seed: bool = True
 
     # --- content policy ----------------------------------------------------------------------
     #: Words (case-insensitive, whole words) that make a prompt "unsafe".

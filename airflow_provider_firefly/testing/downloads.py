@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .flat_images import JPEG, WEBP, JpegImage, WebpImage
 from .media import PngImage, mp4_video
 from .outputs import s3_error_xml
 from .responses import request_id
 from .state import EmulatorState
+
+
+class EncodedImage(Protocol):
+    """What every image encoder offers: the exact size up front, then the bytes in pieces."""
+
+    @property
+    def size(self) -> int: ...
+
+    def iter_bytes(self, chunk_size: int = ...) -> Iterator[bytes]: ...
+
+
+#: Streamable image encoders by served media type; PNG for anything else.
+IMAGE_ENCODERS: dict[str, Callable[[int, int, int, int], EncodedImage]] = {
+    JPEG: JpegImage,
+    WEBP: WebpImage,
+}
 
 
 async def output(state: EmulatorState, request: Request, name: str) -> Response:
@@ -49,8 +69,11 @@ async def output(state: EmulatorState, request: Request, name: str) -> Response:
         if request.method == "HEAD":
             return Response(b"", 200, headers=headers, media_type=stored.media_type)
         return Response(data, 200, headers=headers, media_type=stored.media_type)
+    encoder: Callable[[int, int, int, int], EncodedImage] = IMAGE_ENCODERS.get(
+        plan.media_type, PngImage
+    )
     image = await anyio.to_thread.run_sync(
-        PngImage, plan.width, plan.height, plan.seed, stored.padding
+        encoder, plan.width, plan.height, plan.seed, stored.padding
     )
     headers["content-length"] = str(image.size)
     if request.method == "HEAD":

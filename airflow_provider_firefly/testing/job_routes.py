@@ -10,12 +10,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .ims import TokenInfo
-from .jobs import DEFAULT_ERRORS, Job
+from .jobs import DEFAULT_ERRORS, Job, OutputPlan
+from .outputs import StoredOutput
 from .responses import UNSAFE_MESSAGE, error, json_response
 from .state import EmulatorState
 from .validation import validation_body
 
 _JOB_ID_RE = re.compile(r"^(urn:ff:jobs:[A-Za-z0-9_-]+:[0-9a-fA-F-]{36}|[0-9a-fA-F-]{36})$")
+
+
+def _upscale_output(
+    index: int, plan: OutputPlan, stored: StoredOutput, url: str, with_seed: bool
+) -> dict[str, Any]:
+    """One ``UpscaleBinaryOutput``. The spec's schema names no seed, but Adobe's seeds guide
+    says every output carries the seed it used; ``upscale_output_seed=False`` gives the
+    spec-literal shape."""
+    out: dict[str, Any] = {
+        "id": stored.output_id,
+        "presignedUrl": url,
+        "name": f"upscaled-{index}.{stored.extension}",
+    }
+    if with_seed:
+        out["seed"] = plan.seed
+    return out
 
 
 def build_result(state: EmulatorState, job: Job) -> dict[str, Any]:
@@ -34,8 +51,8 @@ def build_result(state: EmulatorState, job: Job) -> dict[str, Any]:
         return {
             "version": "precise_upsampler_v1",
             "outputs": [
-                {"id": stored.output_id, "presignedUrl": url, "name": f"upscaled-{i}.png"}
-                for i, (_, stored, url) in enumerate(signed)
+                _upscale_output(i, plan, stored, url, cfg.upscale_output_seed)
+                for i, (plan, stored, url) in enumerate(signed)
             ],
         }
     if path == "/v3/videos/generate":

@@ -30,6 +30,8 @@ class OutputPlan:
     width: int
     height: int
     seed: int
+    #: What the download serves (``image/png``, ``image/jpeg``, ``image/webp``, ``video/mp4``).
+    media_type: str = "image/png"
 
 
 @dataclass

@@ -15,6 +15,8 @@ from urllib.parse import quote
 from .jobs import OutputPlan
 
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+#: File extension in output URLs, by served media type.
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,11 @@ class StoredOutput:
 
     @property
     def extension(self) -> str:
-        return "mp4" if self.plan.kind == "video" else "png"
+        return EXTENSIONS.get(self.plan.media_type, "bin")
 
     @property
     def media_type(self) -> str:
-        return "video/mp4" if self.plan.kind == "video" else "image/png"
+        return self.plan.media_type
 
 
 def _fmt_expires(expires: float) -> str:
