@@ -24,6 +24,10 @@ from airflow_provider_firefly.client.config import (
     TokenCacheSettings,
 )
 from airflow_provider_firefly.client.errors import FireflyConfigError
+from airflow_provider_firefly.client.limits import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_REQUEST_DEADLINE,
+)
 
 __all__ = [
     "CONN_TYPE",
@@ -104,6 +108,27 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     ),
     "read_timeout": ExtraField(
         "Read timeout (s)", "Seconds to wait for each response.", "number", 60
+    ),
+    "request_deadline": ExtraField(
+        "Request deadline (s)",
+        "Total seconds one request attempt may take, body and downloads included: a server "
+        "that trickles its reply is cut off here (read timeout only bounds each wait).",
+        "number",
+        DEFAULT_REQUEST_DEADLINE,
+    ),
+    "max_output_bytes": ExtraField(
+        "Largest output (bytes)",
+        "Largest output file saved, counted after decompression; a bigger download is refused "
+        "and deleted. Default 2 GiB.",
+        "integer",
+        DEFAULT_MAX_OUTPUT_BYTES,
+    ),
+    "allow_custom_endpoints": ExtraField(
+        "Allow non-Adobe endpoints",
+        "Accept an IMS or API URL outside Adobe's hosts (*.adobelogin.com, *.adobe.io) and "
+        "loopback, e.g. your own gateway. Each use is logged as a warning.",
+        "boolean",
+        False,
     ),
     "requests_per_minute": ExtraField(
         "Requests per minute",
@@ -246,18 +271,23 @@ def _parse_connection(
     def default(name: str) -> Any:
         return values.get(name, EXTRA_FIELDS[name].default)
 
+    custom_endpoints = bool(default("allow_custom_endpoints"))
     try:
         credentials = FireflyCredentials(
             client_id=(login or "").strip(),
             client_secret=password or "",
             scopes=values.get("scopes") or DEFAULT_SCOPES,
             ims_url=default("ims_url"),
+            allow_custom_endpoints=custom_endpoints,
         )
         http = HttpSettings(
             api_url=default("api_url"),
             connect_timeout=float(default("connect_timeout")),
             read_timeout=float(default("read_timeout")),
             max_attempts=int(default("max_attempts")),
+            request_deadline=float(default("request_deadline")),
+            max_output_bytes=int(default("max_output_bytes")),
+            allow_custom_endpoints=custom_endpoints,
         )
         token_cache = TokenCacheSettings(
             host_cache=bool(default("host_cache")),

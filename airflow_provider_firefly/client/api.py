@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -37,12 +35,12 @@ from airflow_provider_firefly.client.config import (
     HttpSettings,
     TokenCacheSettings,
 )
+from airflow_provider_firefly.client.downloads import download_to_path, stream_download
 from airflow_provider_firefly.client.errors import (
     FireflyAuthError,
     FireflyConfigError,
     FireflyConflictError,
     FireflyError,
-    FireflyJobTimeoutError,
     FireflyValidationError,
 )
 from airflow_provider_firefly.client.ims import mint_token
@@ -50,11 +48,12 @@ from airflow_provider_firefly.client.jobs import (
     JobHandle,
     JobOutput,
     JobStatus,
-    job_error,
     parse_job_status,
     parse_submit_response,
 )
+from airflow_provider_firefly.client.limits import MAX_MODEL_PAGES, MAX_UPLOAD_BYTES
 from airflow_provider_firefly.client.operations import OPERATIONS, Operation, get_operation
+from airflow_provider_firefly.client.polling import PollPolicy, wait_for_job
 from airflow_provider_firefly.client.tokens import AccessToken, SharedTokenStore, TokenManager
 from airflow_provider_firefly.client.transport import (
     AsyncTransport,
@@ -62,6 +61,7 @@ from airflow_provider_firefly.client.transport import (
     StreamResult,
     SyncTransport,
 )
+from airflow_provider_firefly.client.uploads import UPLOAD_TYPES, read_upload, sniff_image_type
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -73,58 +73,7 @@ __all__ = [
 
 log = logging.getLogger("airflow_provider_firefly.client")
 
-MAX_UPLOAD_BYTES = 15 * 1024 * 1024
-UPLOAD_TYPES = ("image/png", "image/jpeg", "image/webp", "image/tiff", "image/jxl")
-
 JobRef = JobHandle | str
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The upload content type from an image's first bytes, or None if not a supported type."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
-        return "image/jxl"
-    return None
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """When to poll a job: few requests, as Adobe's budget is a few per minute.
-
-    The first poll comes near the job's expected duration, then intervals grow by ``factor`` up
-    to ``max_interval``, with ±``jitter`` so that many jobs do not poll in step.
-    """
-
-    first_delay: float | None = None
-    factor: float = 1.5
-    min_interval: float = 1.0
-    max_interval: float = 30.0
-    jitter: float = 0.1
-
-    def __post_init__(self) -> None:
-        for name in ("min_interval", "max_interval", "factor"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise FireflyConfigError(f"{name} must be above 0, got {value!r}", field=name)
-        if self.first_delay is not None and self.first_delay < 0:
-            raise FireflyConfigError("first_delay must not be negative", field="first_delay")
-
-    def interval(self, poll_number: int, expected_seconds: float) -> float:
-        """Seconds to wait before poll ``poll_number`` (0 is the first poll)."""
-        if poll_number == 0:
-            base = self.first_delay if self.first_delay is not None else expected_seconds
-            return max(0.0, base)
-        base = min(self.max_interval, self.min_interval * self.factor ** (poll_number - 1))
-        base = max(base, self.min_interval)
-        spread = base * self.jitter
-        return max(self.min_interval, base + random.uniform(-spread, spread))  # noqa: S311
 
 
 def _is_url(value: str) -> bool:
@@ -310,7 +259,7 @@ class FireflyClient(_ClientBase):
             idempotent=False,
             what=op.label,
         )
-        handle = parse_submit_response(response.json(), what=op.label)
+        handle = parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
         log.info("%s accepted job %s", op.label, handle.job_id)
         return handle
 
@@ -344,34 +293,21 @@ class FireflyClient(_ClientBase):
         """Poll until the job ends; raise the typed error unless it succeeded.
 
         :param timeout: seconds before giving up with :class:`FireflyJobTimeoutError`; the job
-            is then cancelled unless ``cancel_on_timeout`` is False.
+            is then cancelled unless ``cancel_on_timeout`` is False. A rate-limited poll is
+            waited out until then (see :func:`~.polling.wait_for_job`).
+        :param poll: the schedule; give it ``requests_per_minute`` to stay in the budget.
         """
-        poll = poll or PollPolicy()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        number = 0
-        while True:
-            delay = poll.interval(number, expected_seconds)
-            if deadline is not None:
-                delay = max(0.0, min(delay, deadline - time.monotonic()))
-            sleep(delay)
-            status = self.get_status(job)
-            if on_status is not None:
-                on_status(status)
-            if status.is_terminal:
-                error = job_error(status)
-                if error is not None:
-                    raise error
-                return status
-            if deadline is not None and time.monotonic() >= deadline:
-                if cancel_on_timeout:
-                    self._cancel_quietly(job)
-                raise FireflyJobTimeoutError(
-                    f"Firefly job {status.job_id} did not finish within {timeout:g} s "
-                    f"(last status {status.status})",
-                    job_id=status.job_id,
-                    job_status=status.status,
-                )
-            number += 1
+        return wait_for_job(
+            job,
+            self.get_status,
+            job_id=job.job_id if isinstance(job, JobHandle) else job,
+            timeout=timeout,
+            poll=poll or PollPolicy(),
+            expected_seconds=expected_seconds,
+            on_status=on_status,
+            on_timeout=self._cancel_quietly if cancel_on_timeout else None,
+            sleep=sleep,
+        )
 
     def _cancel_quietly(self, job: JobRef) -> None:
         try:
@@ -459,7 +395,7 @@ class FireflyClient(_ClientBase):
         The type is sniffed from the bytes when not given; more than 15 MB or an unsupported
         type is refused before any request.
         """
-        data = _read_upload(source)
+        data = read_upload(source)
         sniffed = sniff_image_type(data[:32])
         content_type = content_type or sniffed
         if content_type not in UPLOAD_TYPES:
@@ -490,15 +426,31 @@ class FireflyClient(_ClientBase):
         destination: str | os.PathLike[str] | Callable[[], AbstractContextManager[IO[bytes]]],
         *,
         chunk_size: int = 1 << 20,
+        job_id: str | None = None,
+        discard: Callable[[], None] | None = None,
     ) -> StreamResult:
         """Stream an output to a local path (written atomically) or to a writer factory.
 
-        No credentials are sent to the presigned URL. Memory use is one chunk.
+        No credentials are sent to the presigned URL; https only, redirects checked, at most
+        ``max_output_bytes`` saved (see :mod:`~.downloads`). Memory use is one chunk.
+
+        :param job_id: named in a refusal (:class:`FireflyDownloadRefusedError`).
+        :param discard: with a writer factory, called when the download fails, to delete
+            what the writer wrote (a local path is cleaned up without it).
         """
         url = output.url if isinstance(output, JobOutput) else output
-        if callable(destination):
-            return self.transport.stream_to(url, destination, chunk_size=chunk_size)
-        return _download_to_path(self.transport, url, Path(destination), chunk_size)
+        if not callable(destination):
+            return download_to_path(
+                self.transport, url, Path(destination), chunk_size=chunk_size, job_id=job_id
+            )
+        try:
+            return stream_download(
+                self.transport, url, destination, chunk_size=chunk_size, job_id=job_id
+            )
+        except BaseException:
+            if discard is not None:
+                discard()
+            raise
 
     def list_custom_models(
         self, *, page_size: int = 20, sort_by: str | None = None, published_state: str | None = None
@@ -509,7 +461,8 @@ class FireflyClient(_ClientBase):
             raise FireflyConfigError("page_size must be from 1 to 50", field="page_size")
         op = OPERATIONS["list_custom_models"]
         start = 0
-        while True:
+        seen_next: set[str] = set()
+        for _page in range(MAX_MODEL_PAGES):
             params: dict[str, Any] = {"start": start, "limit": page_size}
             if sort_by:
                 params["sortBy"] = sort_by
@@ -530,9 +483,21 @@ class FireflyClient(_ClientBase):
             start += len(models)
             total = payload.get("total_count")
             links = payload.get("_links") if isinstance(payload.get("_links"), dict) else {}
-            more = (isinstance(total, int) and start < total) or bool(links.get("next"))
+            following = links.get("next")
+            more = (isinstance(total, int) and start < total) or bool(following)
             if not models or not more:
                 return
+            # A server that keeps sending the same ``next`` would page for ever.
+            marker = repr(following)[:2048] if following else f"start={start}"
+            if marker in seen_next:
+                raise FireflyError(
+                    f"{op.label}: the server sent the same next page twice; stopped paging"
+                )
+            seen_next.add(marker)
+        raise FireflyError(
+            f"{op.label}: more than {MAX_MODEL_PAGES} pages of custom models; stopped paging "
+            "(a server that never ends its list?)"
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -546,54 +511,6 @@ class FireflyClient(_ClientBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read_upload(source: bytes | str | os.PathLike[str] | BinaryIO) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise FireflyConfigError(f"image file {str(path)!r} does not exist", field="image")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise _too_large(path.stat().st_size)
-        data = path.read_bytes()
-    else:
-        data = source.read(MAX_UPLOAD_BYTES + 1)
-    if not data:
-        raise FireflyValidationError(
-            "image is empty",
-            errors=[{"loc": ["image"], "msg": "empty", "type": "value_error"}],
-        )
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise _too_large(len(data))
-    return data
-
-
-def _too_large(size: int) -> FireflyValidationError:
-    return FireflyValidationError(
-        f"image is {size / 1e6:.1f} MB; Firefly accepts uploads up to 15 MB",
-        errors=[{"loc": ["image"], "msg": "too large", "type": "value_error"}],
-    )
-
-
-def _download_to_path(
-    transport: SyncTransport, url: str, path: Path, chunk_size: int
-) -> StreamResult:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created like open() would (mode 0666 less the umask), unlike mkstemp's 0600.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-
-    def open_sink() -> AbstractContextManager[IO[bytes]]:
-        return tmp.open("wb")
-
-    try:
-        result = transport.stream_to(url, open_sink, chunk_size=chunk_size)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return result
 
 
 class AsyncFireflyClient(_ClientBase):
@@ -610,10 +527,14 @@ class AsyncFireflyClient(_ClientBase):
     def use_transport(self, transport: AsyncTransport) -> None:
         """Send through ``transport`` from now on (e.g. one sharing a rate budget and a
         connection pool with other clients); the current one is dropped unclosed only if it
-        was never used."""
+        was never used. A transport that can bind to a connection (a shared one) is bound
+        to this client's id, so its pool is shared with this connection's clients only."""
         current = self.__dict__.get("transport")
         if current is not None and current is not transport and current._client is not None:
             raise RuntimeError("use_transport() must be called before the first request")
+        bind = getattr(transport, "bind_connection", None)
+        if callable(bind):
+            bind(self.credentials.client_id)
         self.__dict__["transport"] = transport
 
     async def get_access_token(self) -> str:
@@ -664,7 +585,7 @@ class AsyncFireflyClient(_ClientBase):
         response = await self.request(
             op.method, op.path, json_body=dict(body), headers=sent, idempotent=False, what=op.label
         )
-        return parse_submit_response(response.json(), what=op.label)
+        return parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
 
     async def get_status(self, job: JobRef) -> JobStatus:
         """The job's current status (one request)."""

@@ -18,9 +18,11 @@ that polls through the same connection draws from the same bucket:
 handed back to the caller (who pauses the bucket and polls again later).
 
 :class:`SharedAsyncTransport` shares one ``httpx.AsyncClient`` (one connection pool, one TLS
-context) between every job polled in an event loop: building an ``httpx.AsyncClient`` costs
-about 27 ms of CPU and 0.9 MB (its TLS context), which a triggerer polling 1,000 jobs must not
-pay 1,000 times.
+context, one gate of :data:`MAX_IN_FLIGHT` requests) between every job polled through one
+*connection* (API host and client id) in an event loop: building an ``httpx.AsyncClient``
+costs about 27 ms of CPU and 0.9 MB (its TLS context), which a triggerer polling 1,000 jobs
+must not pay 1,000 times, while a connection whose server hangs must not hold the slots that
+the polls of other connections need.
 
 Nothing here imports Airflow.
 """
@@ -28,11 +30,13 @@ Nothing here imports Airflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 import weakref
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,25 +44,29 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_firefly.client.config import HttpSettings
 from airflow_provider_firefly.client.errors import FireflyRateLimitError, FireflyServerError
+from airflow_provider_firefly.client.http_clients import new_async_client
+from airflow_provider_firefly.client.limits import (
+    DEFAULT_PAUSE_SECONDS,
+    SPACING_MARGIN,
+    request_spacing,
+)
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.transport import AsyncTransport
 
 __all__ = [
     "DEFAULT_PAUSE_SECONDS",
+    "MAX_IN_FLIGHT",
+    "SPACING_MARGIN",
     "BudgetedRetryPolicy",
     "RequestBudget",
     "SharedAsyncTransport",
     "budget_for",
     "clear_budgets",
+    "connection_key",
 ]
 
 log = logging.getLogger("airflow_provider_firefly.client.budget")
 
-#: Pause of a bucket after a 429 without a usable ``retry-after``.
-DEFAULT_PAUSE_SECONDS = 10.0
-#: Grants are spaced this much wider than ``60 / requests_per_minute`` so that network jitter
-#: never lets ``requests_per_minute + 1`` requests land inside one sliding minute at Adobe.
-SPACING_MARGIN = 0.02
 _MAX_PAUSE = 3600.0
 
 
@@ -105,21 +113,8 @@ class RequestBudget:
 
     def set_rate(self, requests_per_minute: float | None) -> None:
         """Change the rate; None removes pacing."""
-        if requests_per_minute is not None:
-            if (
-                isinstance(requests_per_minute, bool)
-                or not isinstance(requests_per_minute, (int, float))
-                or not math.isfinite(requests_per_minute)
-                or requests_per_minute <= 0
-            ):
-                raise ValueError(
-                    f"requests_per_minute must be a positive number, got {requests_per_minute!r}"
-                )
-            self._rpm = float(requests_per_minute)
-            self._interval = 60.0 / self._rpm * (1.0 + SPACING_MARGIN)
-        else:
-            self._rpm = None
-            self._interval = 0.0
+        self._interval = request_spacing(requests_per_minute)  # raises on a bad rate
+        self._rpm = None if requests_per_minute is None else float(requests_per_minute)
 
     def tighten(self, requests_per_minute: float | None) -> None:
         """Adopt ``requests_per_minute`` if it is stricter than the current rate.
@@ -263,86 +258,116 @@ class BudgetedRetryPolicy(RetryPolicy):
         return retrying.copy(before=before)
 
 
-# -- one httpx client per event loop ---------------------------------------------------------
+# -- one httpx client per connection per event loop --------------------------------------------
 
-#: Requests in flight at once on a shared client. Beyond its pool size httpx queues requests
+#: Requests in flight at once on one shared client. Beyond its pool size httpx queues requests
 #: inside its connection pool, whose bookkeeping grows with the queue (1,000 queued polls cost
 #: seconds of CPU); waiting on a semaphore instead costs nothing.
 MAX_IN_FLIGHT = 64
 
-_PoolKey = tuple[float, float]
+#: (connection key, connect timeout, read timeout)
+_PoolKey = tuple[str, float, float]
 
 
-class _GatedClient:
-    """An ``httpx.AsyncClient`` whose ``request`` waits for one of ``limit`` slots."""
+class _Pool:
+    """An ``httpx.AsyncClient``, the gate of its ``limit`` slots, and how many use it."""
 
     def __init__(self, client: Any, limit: int) -> None:
         self.client = client
-        self._gate = asyncio.Semaphore(limit)
-
-    async def request(self, *args: Any, **kwargs: Any) -> Any:
-        async with self._gate:
-            return await self.client.request(*args, **kwargs)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        self.gate = asyncio.Semaphore(limit)
+        self.users = 0
 
 
-_POOLS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[_PoolKey, list[Any]]  # key -> [client, users]
-] = weakref.WeakKeyDictionary()
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_PoolKey, _Pool]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _lease(settings: HttpSettings) -> Any:
-    import httpx
+def connection_key(settings: HttpSettings, client_id: str | None) -> str:
+    """What one pool and one gate are shared by: the API host and the client id."""
+    return f"{settings.api_url}|{client_id or ''}"
 
+
+def _pool_key(settings: HttpSettings, key: str) -> _PoolKey:
+    return (key, settings.connect_timeout, settings.read_timeout)
+
+
+def _lease(settings: HttpSettings, key: str) -> _Pool:
     loop = asyncio.get_running_loop()
     pools = _POOLS.get(loop)
     if pools is None:
         pools = _POOLS[loop] = {}
-    key = (settings.connect_timeout, settings.read_timeout)
-    entry = pools.get(key)
-    if entry is None or entry[0].client.is_closed:
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
-            ),
-            trust_env=False,
-            follow_redirects=False,
-        )
-        entry = pools[key] = [_GatedClient(client, MAX_IN_FLIGHT), 0]
-    entry[1] += 1
-    return entry[0]
+    pool_key = _pool_key(settings, key)
+    pool = pools.get(pool_key)
+    if pool is None or pool.client.is_closed:
+        client = new_async_client(settings, max_connections=MAX_IN_FLIGHT)
+        pool = pools[pool_key] = _Pool(client, MAX_IN_FLIGHT)
+    pool.users += 1
+    return pool
 
 
-async def _release(settings: HttpSettings, client: Any) -> None:
+async def _release(settings: HttpSettings, key: str, pool: _Pool) -> None:
     loop = asyncio.get_running_loop()
     pools = _POOLS.get(loop, {})
-    key = (settings.connect_timeout, settings.read_timeout)
-    entry = pools.get(key)
-    if entry is None or entry[0] is not client:
-        await client.aclose()
+    pool_key = _pool_key(settings, key)
+    if pools.get(pool_key) is not pool:
+        await pool.client.aclose()
         return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del pools[key]
-        await client.aclose()
+    pool.users -= 1
+    if pool.users <= 0:
+        del pools[pool_key]
+        await pool.client.aclose()
 
 
 class SharedAsyncTransport(AsyncTransport):
-    """:class:`AsyncTransport` on an ``httpx.AsyncClient`` shared by the whole event loop.
+    """:class:`AsyncTransport` on an ``httpx.AsyncClient`` shared in the event loop by every
+    transport of the same connection.
+
+    :param pool_key: what the pool is shared by, normally :func:`connection_key` (API host
+        and client id); by default the API URL alone. :meth:`AsyncFireflyClient.use_transport`
+        fills in the client id when none was given.
 
     The shared client is closed when its last user closes its transport. Headers (token,
-    user agent) are per request, so sharing the pool shares no credential.
+    user agent) are per request and no cookie is kept, so sharing the pool shares no
+    credential.
     """
 
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        user_agent: str,
+        policy: RetryPolicy | None = None,
+        pool_key: str | None = None,
+    ) -> None:
+        super().__init__(settings, user_agent=user_agent, policy=policy)
+        self.pool_key = pool_key
+        self._pool: _Pool | None = None
+        self._leased_key = ""
+
+    def bind_connection(self, client_id: str) -> None:
+        """Share the pool with this client id's other transports only; before first use."""
+        if self._pool is None and self.pool_key is None:
+            self.pool_key = connection_key(self.settings, client_id)
+
     def _http(self) -> Any:
-        if self._client is None:
-            self._client = _lease(self.settings)
+        if self._pool is None:
+            self._leased_key = self.pool_key or connection_key(self.settings, None)
+            self._pool = _lease(self.settings, self._leased_key)
+            self._client = self._pool.client
         return self._client
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        pool = self._pool
+        if pool is None:
+            yield
+            return
+        async with pool.gate:
+            yield
+
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await _release(self.settings, client)
+        pool, self._pool = self._pool, None
+        self._client = None
+        if pool is not None:
+            await _release(self.settings, self._leased_key, pool)

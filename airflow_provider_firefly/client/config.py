@@ -7,6 +7,8 @@ that names the field, before any network call. Nothing here imports Airflow.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
 import math
 import os
 import re
@@ -16,6 +18,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from airflow_provider_firefly.client.errors import FireflyConfigError
+from airflow_provider_firefly.client.limits import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_REQUEST_DEADLINE,
+)
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -26,6 +32,7 @@ __all__ = [
     "TokenCacheSettings",
     "default_cache_dir",
     "is_adobe_host",
+    "is_loopback_host",
     "normalize_base_url",
     "parse_scopes",
 ]
@@ -44,7 +51,10 @@ DEFAULT_SCOPES: tuple[str, ...] = (
 
 _SCOPE_RE = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 _AMBIGUOUS_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+#: Hosts where Adobe serves IMS and Firefly; any other endpoint needs allow_custom_endpoints.
+_ADOBE_DOMAINS = ("adobelogin.com", "adobe.io")
+
+log = logging.getLogger("airflow_provider_firefly.client")
 
 
 def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -91,7 +101,7 @@ def normalize_base_url(value: str, *, field_name: str) -> str:
         raise FireflyConfigError(
             f"{field_name} must be an absolute http(s) URL, got {value!r}", field=field_name
         )
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise FireflyConfigError(
             f"{field_name} must use https (plain http is only allowed for a local emulator on "
             f"127.0.0.1 or localhost), got {value!r}",
@@ -109,6 +119,45 @@ def normalize_base_url(value: str, *, field_name: str) -> str:
             f"{field_name} has an invalid port: {value!r}", field=field_name
         ) from None
     return value
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    host = host.lower().rstrip(".").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, *, field_name: str, allow_custom: bool) -> None:
+    """Refuse an endpoint outside Adobe's domains and loopback unless ``allow_custom``.
+
+    Whoever may edit a connection without seeing its password must not be able to point
+    ``ims_url`` at their own host and receive the client secret on the next task.
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if is_loopback_host(host) or any(
+        host == domain or host.endswith("." + domain) for domain in _ADOBE_DOMAINS
+    ):
+        return
+    if not allow_custom:
+        raise FireflyConfigError(
+            f"{field_name} host {host!r} is not one of Adobe's (*.adobelogin.com, *.adobe.io) "
+            f"or loopback; fix {field_name}, or, if this endpoint is really meant (a gateway "
+            "of your own), set the connection extra allow_custom_endpoints to true",
+            field=field_name,
+        )
+    log.warning(
+        "%s points at %r, which is not an Adobe host: allowed by allow_custom_endpoints; the "
+        "client credentials and tokens are sent there",
+        field_name,
+        host,
+    )
 
 
 def is_adobe_host(host: str | None) -> bool:
@@ -136,12 +185,14 @@ class FireflyCredentials:
     :param client_secret: the client secret; never shown by ``repr``.
     :param scopes: scopes asked of IMS.
     :param ims_url: IMS base URL; the token endpoint is ``{ims_url}/ims/token/v3``.
+    :param allow_custom_endpoints: accept an ``ims_url`` outside Adobe's hosts and loopback.
     """
 
     client_id: str
     client_secret: str = field(repr=False)
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     ims_url: str = DEFAULT_IMS_URL
+    allow_custom_endpoints: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id.strip():
@@ -159,6 +210,9 @@ class FireflyCredentials:
             )
         object.__setattr__(self, "scopes", parse_scopes(self.scopes))
         object.__setattr__(self, "ims_url", normalize_base_url(self.ims_url, field_name="ims_url"))
+        check_endpoint(
+            self.ims_url, field_name="ims_url", allow_custom=bool(self.allow_custom_endpoints)
+        )
 
     @property
     def token_url(self) -> str:
@@ -234,6 +288,10 @@ class HttpSettings:
     :param max_attempts: attempts per request, the first included.
     :param max_retry_time: give up retrying once this much time has passed since the first try.
     :param max_retry_wait: cap of a single wait, even if ``retry-after`` asks for more.
+    :param request_deadline: total seconds one request attempt may take, body included (a
+        server trickling one byte a second is cut off here; downloads included).
+    :param max_output_bytes: largest output file saved, counted on decoded bytes.
+    :param allow_custom_endpoints: accept an ``api_url`` outside Adobe's hosts and loopback.
     """
 
     api_url: str = DEFAULT_API_URL
@@ -242,11 +300,28 @@ class HttpSettings:
     max_attempts: int = 5
     max_retry_time: float = 300.0
     max_retry_wait: float = 120.0
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    allow_custom_endpoints: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", normalize_base_url(self.api_url, field_name="api_url"))
+        check_endpoint(
+            self.api_url, field_name="api_url", allow_custom=bool(self.allow_custom_endpoints)
+        )
         _positive(self.connect_timeout, "connect_timeout", upper=600)
         _positive(self.read_timeout, "read_timeout", upper=3600)
+        _positive(self.request_deadline, "request_deadline", upper=86400)
+        if (
+            isinstance(self.max_output_bytes, bool)
+            or not isinstance(self.max_output_bytes, int)
+            or not 1 <= self.max_output_bytes <= 1 << 40
+        ):
+            raise FireflyConfigError(
+                "max_output_bytes must be a whole number of bytes from 1 to 1 TiB "
+                f"(default {DEFAULT_MAX_OUTPUT_BYTES:,}, 2 GiB), got {self.max_output_bytes!r}",
+                field="max_output_bytes",
+            )
         _positive(self.max_retry_time, "max_retry_time", upper=86400)
         _positive(self.max_retry_wait, "max_retry_wait", upper=3600)
         if (
@@ -266,6 +341,12 @@ class HttpSettings:
     @cached_property
     def _api_scheme(self) -> str:
         return urlsplit(self.api_url).scheme
+
+    @property
+    def plain_http_allowed(self) -> bool:
+        """True when the API itself is plain http on loopback (the emulator): only then may
+        outputs be fetched over plain http, and only from loopback."""
+        return self._api_scheme == "http" and is_loopback_host(self.api_host)
 
     def may_send_token_to(self, url: str) -> bool:
         """Whether a URL may receive the bearer token.

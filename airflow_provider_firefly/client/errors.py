@@ -22,6 +22,7 @@ __all__ = [
     "FireflyConflictError",
     "FireflyConnectionError",
     "FireflyContentPolicyError",
+    "FireflyDownloadRefusedError",
     "FireflyError",
     "FireflyJobCancelledError",
     "FireflyJobError",
@@ -34,6 +35,7 @@ __all__ = [
     "FireflyServerError",
     "FireflyTimeoutError",
     "FireflyValidationError",
+    "clip_server_text",
     "error_from_response",
     "parse_error_body",
     "parse_retry_after",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 500
+#: Longest server-supplied code or id kept in an error (``error_code``, ``request_id``...).
+_MAX_FIELD = 120
 
 
 class FireflyError(Exception):
@@ -64,8 +68,10 @@ class FireflyError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.error_code = error_code
-        self.request_id = request_id
+        # Codes and ids come from servers (IMS may echo a secret in ``error``): they reach
+        # str() and repr(), so they are redacted and clipped like the message.
+        self.error_code = clip_server_text(error_code, _MAX_FIELD)
+        self.request_id = clip_server_text(request_id, _MAX_FIELD)
 
     def __str__(self) -> str:
         details = []
@@ -141,7 +147,7 @@ class FireflyAccessError(FireflyError):
 
     def __init__(self, message: str, *, access_error: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.access_error = access_error
+        self.access_error = clip_server_text(access_error, _MAX_FIELD)
 
 
 class FireflyNotFoundError(FireflyError):
@@ -169,7 +175,7 @@ class FireflyRateLimitError(FireflyError):
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
-        self.limit_level = limit_level
+        self.limit_level = clip_server_text(limit_level, _MAX_FIELD)
 
 
 class FireflyServerError(FireflyError):
@@ -236,6 +242,23 @@ class FireflyOutputExpiredError(FireflyError):
     """A presigned output URL expired (or was refused) before it could be downloaded."""
 
 
+class FireflyDownloadRefusedError(FireflyError):
+    """The client refused to fetch or keep an output: a redirect to another scheme, a
+    non-https output URL, or more bytes than ``max_output_bytes``. Not retried: polling again
+    gives the same answer.
+
+    :param output: the output as ``host/path`` (never the presigned query).
+    :param job_id: the job whose output it is, when the caller knows it.
+    """
+
+    def __init__(self, reason: str, *, output: str, job_id: str | None = None, **kw: Any) -> None:
+        job = f" of Firefly job {job_id}" if job_id else ""
+        super().__init__(f"download of output {output}{job} refused: {reason}", **kw)
+        self.output = output
+        self.job_id = job_id
+        self.reason = reason
+
+
 # What must never reach a message even if a server or proxy echoes it back: JWT-shaped strings
 # (IMS access tokens), the value after "Bearer", and client_secret=... form fields.
 _SECRET_PATTERNS = re.compile(
@@ -253,6 +276,27 @@ def redact(text: str) -> str:
 def _clip(text: str) -> str:
     text = redact(" ".join(text.split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def clip_server_text(value: object, limit: int = _MAX_MESSAGE) -> str | None:
+    """A server-supplied text made safe to show: whitespace and control characters folded,
+    token-shaped values redacted, clipped to ``limit`` characters. None stays None."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _location(value: Any) -> list[Any]:
+    """A validation error's ``loc``: at most 10 parts, each an int or a clipped text."""
+    if not isinstance(value, list):
+        return []
+    return [
+        p if isinstance(p, int) and not isinstance(p, bool) else clip_server_text(p, 60)
+        for p in value[:10]
+    ]
 
 
 def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
@@ -282,7 +326,7 @@ def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     code = data.get("error_code", data.get("error", data.get("reason")))
     if isinstance(code, (str, int)) and not isinstance(code, bool):
-        result["error_code"] = str(code)
+        result["error_code"] = clip_server_text(code, _MAX_FIELD)
     message = data.get("message", data.get("error_description"))
     if isinstance(message, str) and message:
         result["message"] = _clip(message)
@@ -290,9 +334,9 @@ def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
     if isinstance(errors, list):
         result["validation_errors"] = [
             {
-                "loc": list(e.get("loc", [])) if isinstance(e.get("loc"), list) else [],
+                "loc": _location(e.get("loc")),
                 "msg": _clip(str(e.get("msg", ""))),
-                "type": str(e.get("type", "")),
+                "type": clip_server_text(e.get("type", ""), _MAX_FIELD) or "",
             }
             for e in errors[:100]
             if isinstance(e, dict)
@@ -347,7 +391,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 _HINTS = {
     401: "the access token was refused; it is refreshed once automatically",
-    413: "the request or upload is too large (Firefly accepts images up to 15 MB)",
+    413: "the request or upload is too large",
     415: "wrong Content-Type for this operation",
 }
 
@@ -362,6 +406,10 @@ def error_from_response(
     parsed = parse_error_body(body)
     code = parsed.get("error_code")
     message = parsed.get("message") or _HINTS.get(status) or "no details given"
+    if status == 413 and not parsed.get("message"):
+        from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
+
+        message += f" (Firefly accepts uploads up to {MAX_UPLOAD_BYTES / 1e6:g} MB)"
     request_id = _header(headers, "x-request-id")
     common: dict[str, Any] = {"status": status, "error_code": code, "request_id": request_id}
     text = f"{what} failed: {message}"

@@ -43,10 +43,17 @@ def _credential_hint(credentials: FireflyCredentials, code: str | None, message:
 
 
 def _scrub(error: FireflyError, secret: str) -> None:
-    """Remove ``secret`` from an error's message (in place); shorter values could be anything."""
-    if len(secret) >= 6 and secret in error.message:
+    """Remove ``secret`` from an error's message, code and request id (in place, before the
+    error leaves this module); shorter values could be anything."""
+    if len(secret) < 6:
+        return
+    if secret in error.message:
         error.message = error.message.replace(secret, "***")
         error.args = (error.message,)
+    for name in ("error_code", "request_id"):
+        value = getattr(error, name, None)
+        if isinstance(value, str) and secret in value:
+            setattr(error, name, value.replace(secret, "***"))
 
 
 def validate_token_reply(data: object, *, requested_at: float) -> AccessToken:
@@ -130,6 +137,9 @@ def mint_token(
         ) from None
     try:
         data = response.json()
-    except FireflyError:
-        raise FireflyAuthError("IMS answered HTTP 200 with a body that is not JSON") from None
+    except FireflyError as error:
+        raise FireflyAuthError(
+            f"IMS gave an unusable token reply: {error.message}",
+            status=response.status,
+        ) from None
     return validate_token_reply(data, requested_at=requested_at)

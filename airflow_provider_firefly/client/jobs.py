@@ -9,8 +9,9 @@ videos or upscale storage items. Everything here is JSON-serialisable, for XCom 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_firefly.client.errors import (
@@ -18,6 +19,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyJobCancelledError,
     FireflyJobFailedError,
     FireflyJobTimeoutError,
+    clip_server_text,
 )
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "JobHandle",
     "JobOutput",
     "JobStatus",
+    "check_job_id",
+    "is_safe_job_id",
     "job_error",
     "parse_job_status",
     "parse_submit_response",
@@ -34,6 +38,30 @@ __all__ = [
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "canceled", "timeout"})
 IN_PROGRESS_STATUSES = frozenset({"pending", "running", "cancel_pending"})
+
+
+#: A job id as Firefly writes them (a UUID or ``urn:ff:jobs:...``): letters, digits and
+#: ``: . _ - @ + =``, no path separator, no control character, at most 256 characters.
+_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._@+=-]{0,255}")
+
+
+def is_safe_job_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` can be a job id: safe in a URL path and as part of a file name."""
+    return (
+        isinstance(value, str) and _SAFE_JOB_ID.fullmatch(value) is not None and ".." not in value
+    )
+
+
+def check_job_id(value: object, *, what: str = "the server") -> str:
+    """``value`` if it is a safe job id, else a :class:`FireflyError` (``/``, ``\\``, ``..``,
+    control characters or an absurd length: never used to build a URL or a file name)."""
+    if not is_safe_job_id(value):
+        shown = clip_server_text(value, 60) if isinstance(value, str) else type(value).__name__
+        raise FireflyError(
+            f"{what} gave an invalid job id {shown!r}: a job id is a UUID or urn:ff:jobs:... "
+            "(letters, digits and : . _ - only)"
+        )
+    return value
 
 
 def status_url_for(api_url: str, job_id: str) -> str:
@@ -45,8 +73,9 @@ def _cancel_url_for(api_url: str, job_id: str) -> str:
     return f"{api_url.rstrip('/')}/v3/cancel/{quote(job_id, safe=':')}"
 
 
-def _job_id_from_url(url: str) -> str:
-    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+def _job_id_from_url(url: str, what: str) -> str:
+    # The last path segment, percent-decoded: ``%2F..%2F`` must not become a path.
+    return check_job_id(unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]), what=what)
 
 
 @dataclass(frozen=True)
@@ -77,17 +106,26 @@ def _href(links: Any, name: str) -> str | None:
     return None
 
 
-def parse_submit_response(data: Any, *, what: str) -> JobHandle:
-    """A :class:`JobHandle` from a submission's reply (either documented shape)."""
+def parse_submit_response(data: Any, *, what: str, api_url: str | None = None) -> JobHandle:
+    """A :class:`JobHandle` from a submission's reply (either documented shape).
+
+    The spec requires no field: without a status URL, one is built from ``jobId`` on
+    ``api_url`` (``{api_url}/v3/status/{jobId}``, the v3 status route every operation's jobs
+    are polled on). A job id is always checked to be safe (see :func:`check_job_id`).
+    """
     if not isinstance(data, dict):
         raise FireflyError(f"{what} answered without a JSON object describing the job")
     job_id = data.get("jobId")
     status_url = data.get("statusUrl") or _href(data.get("links"), "result")
     cancel_url = data.get("cancelUrl") or _href(data.get("links"), "cancel")
+    if job_id is not None and job_id != "":
+        job_id = check_job_id(job_id, what=what)
     if not isinstance(status_url, str) or not status_url:
-        raise FireflyError(f"{what} answered without a status URL for the job")
-    if not isinstance(job_id, str) or not job_id:
-        job_id = _job_id_from_url(status_url)
+        if not job_id or api_url is None:
+            raise FireflyError(f"{what} answered without a status URL or a job id for the job")
+        return JobHandle.for_job_id(api_url, job_id)
+    if not job_id:
+        job_id = _job_id_from_url(status_url, what)
     return JobHandle(job_id, status_url, cancel_url if isinstance(cancel_url, str) else None)
 
 
@@ -231,12 +269,13 @@ def parse_job_status(data: Any, *, job_id: str | None = None) -> JobStatus:
     error_code = data.get("error_code")
     message = data.get("message")
     return JobStatus(
-        job_id=reported_id if isinstance(reported_id, str) and reported_id else (job_id or ""),
-        status=status,
+        # An unsafe id from the server is ignored: the caller's own id is known to be good.
+        job_id=reported_id if is_safe_job_id(reported_id) else (job_id or ""),
+        status=clip_server_text(status, 40) or "",
         progress=progress_value,
         outputs=_outputs(result),
-        error_code=error_code if isinstance(error_code, str) else None,
-        message=message[:500] if isinstance(message, str) else None,
+        error_code=clip_server_text(error_code, 120) if isinstance(error_code, str) else None,
+        message=clip_server_text(message, 500) if isinstance(message, str) else None,
         result=result or {},
     )
 

@@ -5,15 +5,21 @@ returns a 2xx/3xx :class:`HttpResponse` or raises the typed error for the failur
 nothing of tokens: the auth layer adds headers, and downloads of presigned URLs go through
 :meth:`SyncTransport.stream_to` with no credentials at all.
 
+Every attempt reads its reply in chunks under the bounds of :mod:`.limits`: at most
+``MAX_JSON_BYTES`` kept, and the whole attempt, body included, within the settings'
+``request_deadline`` (``read_timeout`` alone only bounds the gap between two bytes).
+
 Error messages name the method, host and path, never a query string: presigned URLs carry
 their signature there.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -23,12 +29,23 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_firefly.client.config import HttpSettings
-from airflow_provider_firefly.client.errors import (
-    FireflyConnectionError,
-    FireflyError,
-    FireflyOutputExpiredError,
-    FireflyTimeoutError,
-    error_from_response,
+from airflow_provider_firefly.client.errors import error_from_response
+from airflow_provider_firefly.client.http_clients import (
+    harden_session,
+    new_async_client,
+    new_session,
+)
+from airflow_provider_firefly.client.http_errors import (
+    httpx_error,
+    requests_error,
+    urllib3_error,
+)
+from airflow_provider_firefly.client.limits import (
+    MAX_ERROR_BODY_BYTES,
+    MAX_JSON_BYTES,
+    BoundedBody,
+    Deadline,
+    decode_json,
 )
 from airflow_provider_firefly.client.retry import RetryPolicy
 
@@ -39,11 +56,15 @@ __all__ = [
     "SyncTransport",
     "check_response",
     "describe_url",
+    "iter_body",
 ]
 
 log = logging.getLogger("airflow_provider_firefly.client")
 
 SinkFactory = Callable[[], AbstractContextManager[IO[bytes]]]
+
+#: Bytes asked of the socket per read; a read returns as soon as any bytes arrived.
+_READ_CHUNK = 64 * 1024
 
 
 def describe_url(url: str) -> str:
@@ -65,16 +86,14 @@ class HttpResponse:
     url: str
 
     def json(self) -> Any:
-        """The body as JSON; a :class:`FireflyError` (not a ``ValueError``) if it is not."""
-        try:
-            return json.loads(self.content or b"null")
-        except ValueError:
-            raise FireflyError(
-                f"{describe_url(self.url)} answered HTTP {self.status} with a body that is not "
-                "JSON",
-                status=self.status,
-                request_id=self.headers.get("x-request-id"),
-            ) from None
+        """The body as JSON; a :class:`FireflyError` (never a ``ValueError`` or
+        ``RecursionError``) if it is not JSON or is nested absurdly deep."""
+        return decode_json(
+            self.content,
+            what=describe_url(self.url),
+            status=self.status,
+            request_id=self.headers.get("x-request-id"),
+        )
 
     @property
     def request_id(self) -> str | None:
@@ -93,87 +112,6 @@ def check_response(status: int, headers: Mapping[str, str], body: bytes, what: s
     """Raise the typed error for a 4xx/5xx status."""
     if status >= 400:
         raise error_from_response(status, headers, body, what=what)
-
-
-def _output_error(status: int, what: str) -> FireflyError:
-    if status in (400, 403, 404, 410):
-        return FireflyOutputExpiredError(
-            f"{what} was refused (HTTP {status}): the presigned URL has expired or is invalid; "
-            "Firefly output URLs live one hour, so fetch the job status again for fresh URLs",
-            status=status,
-        )
-    return error_from_response(status, {}, b"", what=what)
-
-
-def _innermost(error: BaseException) -> BaseException:
-    seen = set()
-    current: BaseException = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        nested = getattr(current, "reason", None)
-        if isinstance(nested, BaseException):
-            current = nested
-            continue
-        if current.args and isinstance(current.args[0], BaseException):
-            current = current.args[0]
-            continue
-        if current.__cause__ is not None:
-            current = current.__cause__
-            continue
-        break
-    return current
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    """``error`` and every exception nested in it (``reason``, ``args[0]``, ``__cause__``)."""
-    found: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and all(current is not seen for seen in found):
-        found.append(current)
-        nested = getattr(current, "reason", None)
-        if not isinstance(nested, BaseException):
-            nested = current.args[0] if current.args else None
-        if not isinstance(nested, BaseException):
-            nested = current.__cause__
-        current = nested
-    return found
-
-
-def _requests_error(
-    error: requests.RequestException, what: str, read_timeout: float
-) -> FireflyError:
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)
-    if isinstance(error, requests.exceptions.ReadTimeout):
-        return FireflyTimeoutError(f"{what}: no response within {read_timeout:g} s")
-    inner = _innermost(error)
-    if isinstance(error, requests.exceptions.ConnectionError):
-        # NewConnectionError (and its subclass NameResolutionError, a DNS failure) anywhere in
-        # the chain means no connection was made, so nothing was sent.
-        never_sent = any(
-            isinstance(e, (NewConnectionError, ConnectionRefusedError)) for e in _chain(error)
-        ) or ("Failed to establish a new connection" in str(inner))
-        if never_sent:
-            return FireflyConnectionError(
-                f"{what}: could not connect ({type(inner).__name__})", request_sent=False
-            )
-    return FireflyConnectionError(f"{what}: connection failed ({type(inner).__name__})")
-
-
-def _httpx_error(error: Exception, what: str, read_timeout: float) -> FireflyError:
-    import httpx
-
-    if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)
-    if isinstance(error, httpx.ConnectError):
-        return FireflyConnectionError(
-            f"{what}: could not connect ({type(_innermost(error)).__name__})", request_sent=False
-        )
-    if isinstance(error, httpx.TimeoutException):
-        return FireflyTimeoutError(f"{what}: no response within {read_timeout:g} s")
-    return FireflyConnectionError(f"{what}: connection failed ({type(error).__name__})")
 
 
 @dataclass(frozen=True)
@@ -204,13 +142,41 @@ def _outgoing(
     return _Outgoing(what or f"{method} {describe_url(url)}", sent, data)
 
 
+def iter_body(
+    response: requests.Response, what: str, read_timeout: float, chunk_size: int = _READ_CHUNK
+) -> Iterator[bytes]:
+    """The decoded body of a streamed ``requests`` response, chunk by chunk.
+
+    ``read1`` returns as soon as some bytes arrived (``iter_content`` would wait for a full
+    chunk: a server trickling one byte a second could hold it for hours), and urllib3
+    decompresses in bounded steps, so a gzip bomb never expands in one go. The caller counts
+    the bytes and checks its deadline between chunks.
+    """
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    raw = response.raw
+    try:
+        while chunk := raw.read1(chunk_size, decode_content=True):
+            yield chunk
+    except (Urllib3Error, OSError) as error:
+        raise urllib3_error(error, what, read_timeout) from None
+
+
+def _body_for(status: int, deadline: Deadline, what: str) -> BoundedBody:
+    """JSON replies are kept up to the JSON cap; an error body is cut to what is parsed."""
+    if status >= 400:
+        return BoundedBody(MAX_ERROR_BODY_BYTES, deadline, what, truncate=True)
+    return BoundedBody(MAX_JSON_BYTES, deadline, what)
+
+
 class SyncTransport:
     """Blocking transport on a pooled ``requests.Session``.
 
-    :param settings: timeouts and retry bounds.
+    :param settings: timeouts, deadline, retry bounds.
     :param user_agent: sent with every request.
     :param policy: the retry policy; built from ``settings`` by default.
-    :param session: an existing session to use (the caller then owns it).
+    :param session: an existing session to use (the caller then owns it); it is made to keep
+        no cookie and to ignore ``~/.netrc``, like the transport's own.
     """
 
     def __init__(
@@ -225,13 +191,20 @@ class SyncTransport:
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.user_agent = user_agent
         self._owns_session = session is None
-        self.session = session or requests.Session()
-        # Never pick up credentials from ~/.netrc for Adobe or presigned hosts.
-        self.session.trust_env = False
+        self.session = harden_session(session) if session is not None else new_session()
 
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    def timeout_within(self, deadline: Deadline) -> tuple[float, float]:
+        """Connect and read timeouts that also end by ``deadline`` (the headers must arrive
+        before it too)."""
+        left = deadline.remaining()
+        if left is None:
+            return self.timeout
+        left = max(left, 0.001)
+        return (min(self.settings.connect_timeout, left), min(self.settings.read_timeout, left))
 
     def request(
         self,
@@ -255,23 +228,32 @@ class SyncTransport:
             content=content,
             what=what,
         )
+        read_timeout = self.settings.read_timeout
 
         def attempt() -> HttpResponse:
+            deadline = Deadline(self.settings.request_deadline, out.what)
             try:
-                response = self.session.request(
+                with self.session.request(
                     method,
                     url,
                     headers=out.headers,
                     params=params,
                     data=out.data,
-                    timeout=self.timeout,
+                    timeout=self.timeout_within(deadline),
                     allow_redirects=False,
-                )
+                    stream=True,
+                ) as response:
+                    body = _body_for(response.status_code, deadline, out.what)
+                    for chunk in iter_body(response, out.what, read_timeout):
+                        if not body.add(chunk):
+                            break
+                    result = HttpResponse(
+                        response.status_code, response.headers, body.content(), response.url
+                    )
             except requests.RequestException as error:
-                raise _requests_error(error, out.what, self.settings.read_timeout) from None
-            result = HttpResponse(
-                response.status_code, response.headers, response.content, response.url
-            )
+                if deadline.remaining() == 0:
+                    raise deadline.expired_error() from None
+                raise requests_error(error, out.what, read_timeout) from None
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
@@ -284,35 +266,19 @@ class SyncTransport:
         *,
         chunk_size: int = 1 << 20,
         what: str | None = None,
+        job_id: str | None = None,
     ) -> StreamResult:
         """Stream ``url`` into the writer that ``open_sink()`` returns, chunk by chunk.
 
-        No credentials are sent. Each attempt reopens the sink, so a retried download
-        overwrites a partial one. 400/403/404/410 raise :class:`FireflyOutputExpiredError`.
+        See :func:`airflow_provider_firefly.client.downloads.stream_download`: no credentials,
+        redirects only to https, at most ``max_output_bytes`` decoded bytes, each attempt
+        reopening the sink.
         """
-        what = what or f"download {describe_url(url)}"
+        from airflow_provider_firefly.client.downloads import stream_download
 
-        def attempt() -> StreamResult:
-            try:
-                with self.session.get(
-                    url,
-                    headers={"User-Agent": self.user_agent},
-                    stream=True,
-                    timeout=self.timeout,
-                    allow_redirects=True,
-                ) as response:
-                    if response.status_code >= 400:
-                        raise _output_error(response.status_code, what)
-                    written = 0
-                    with open_sink() as sink:
-                        for chunk in response.iter_content(chunk_size=chunk_size):
-                            sink.write(chunk)
-                            written += len(chunk)
-                    return StreamResult(written, response.headers.get("Content-Type"))
-            except requests.RequestException as error:
-                raise _requests_error(error, what, self.settings.read_timeout) from None
-
-        return self.policy.call(attempt, what, idempotent=True)
+        return stream_download(
+            self, url, open_sink, chunk_size=chunk_size, what=what, job_id=job_id
+        )
 
     def close(self) -> None:
         if self._owns_session:
@@ -320,7 +286,7 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Non-blocking transport on ``httpx.AsyncClient``, with the same policy and errors.
+    """Non-blocking transport on ``httpx.AsyncClient``, with the same policy, bounds and errors.
 
     The client is created lazily inside the running event loop and must be closed with
     :meth:`aclose` (or ``async with``).
@@ -343,16 +309,14 @@ class AsyncTransport:
 
     def _http(self) -> Any:
         if self._client is None:
-            import httpx
-
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(
-                    self.settings.read_timeout, connect=self.settings.connect_timeout
-                ),
-                trust_env=False,
-                follow_redirects=False,
-            )
+            self._client = new_async_client(self.settings)
         return self._client
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """Held while an attempt runs; a shared transport waits here for a pool slot (the
+        wait is ours, so it does not count against the server's deadline)."""
+        yield
 
     async def request(
         self,
@@ -379,28 +343,58 @@ class AsyncTransport:
             what=what,
         )
         client = self._http()
+        read_timeout = self.settings.read_timeout
 
         async def attempt() -> HttpResponse:
-            try:
-                response = await client.request(
-                    method,
-                    url,
-                    headers=out.headers,
-                    params=dict(params) if params else None,
-                    content=out.data,
-                )
-            except httpx.HTTPError as error:
-                raise _httpx_error(error, out.what, self.settings.read_timeout) from None
-            result = HttpResponse(
-                response.status_code,
-                CaseInsensitiveDict(response.headers),
-                response.content,
-                str(response.url),
-            )
+            async with self._slot():
+                deadline = Deadline(self.settings.request_deadline, out.what)
+                try:
+                    # The total deadline covers the headers as well as the body.
+                    async with asyncio.timeout(deadline.remaining()):
+                        result = await self._send(
+                            client,
+                            method=method,
+                            url=url,
+                            out=out,
+                            params=params,
+                            deadline=deadline,
+                        )
+                except TimeoutError:
+                    raise deadline.expired_error() from None
+                except httpx.HTTPError as error:
+                    raise httpx_error(error, out.what, read_timeout) from None
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
         return await self.policy.acall(attempt, out.what, idempotent=idempotent)
+
+    @staticmethod
+    async def _send(
+        client: Any,
+        *,
+        method: str,
+        url: str,
+        out: _Outgoing,
+        params: Mapping[str, Any] | None,
+        deadline: Deadline,
+    ) -> HttpResponse:
+        async with client.stream(
+            method,
+            url,
+            headers=out.headers,
+            params=dict(params) if params else None,
+            content=out.data,
+        ) as response:
+            body = _body_for(response.status_code, deadline, out.what)
+            async for chunk in response.aiter_bytes():
+                if not body.add(chunk):
+                    break
+            return HttpResponse(
+                response.status_code,
+                CaseInsensitiveDict(response.headers),
+                body.content(),
+                str(response.url),
+            )
 
     async def aclose(self) -> None:
         if self._client is not None and self._owns_client:
