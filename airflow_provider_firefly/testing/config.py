@@ -9,6 +9,8 @@ from typing import Any
 from airflow_provider_firefly.client.config import DEFAULT_SCOPES
 from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS as _SCHEMA_URL_DOMAINS
 
+from .jobs import CANCELLED_SPELLINGS
+
 DEFAULT_CLIENT_ID = "firefly-emulator-client"
 DEFAULT_CLIENT_SECRET = "firefly-emulator-secret"  # noqa: S105 - documented test credential
 
@@ -19,6 +21,8 @@ DEFAULT_ACCEPTED_SCOPES: tuple[str, ...] = (*DEFAULT_SCOPES, "firefly_enterprise
 DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = _SCHEMA_URL_DOMAINS
 
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
+#: When output URLs are signed: at the first succeeded poll only, or again on every poll.
+OUTPUT_URL_SIGNING = ("once", "every-poll")
 CONTENT_POLICY_STAGES = ("submit", "poll-failed", "poll-451")
 
 
@@ -51,6 +55,9 @@ class EmulatorConfig:
     cancel_delay: float = 0.2
     #: Tag in job URNs: ``urn:ff:jobs:<tag>:<uuid>``.
     job_tag: str = "emu851211"
+    #: How the cancelled state is spelled in status replies: ``"cancelled"`` (the spec's
+    #: ``JobStatus`` enum) or ``"canceled"`` (the spelling of Adobe's cancel error codes).
+    cancelled_spelling: str = "cancelled"
 
     # --- URLs --------------------------------------------------------------------------------
     #: Base URL put into ``statusUrl``/``cancelUrl``/``links``; ``None`` = the main URL (or the
@@ -60,8 +67,12 @@ class EmulatorConfig:
     output_base_url: str | None = None
 
     # --- outputs -----------------------------------------------------------------------------
-    #: Lifetime of presigned output URLs, seconds.
+    #: Lifetime of presigned output URLs, seconds, counted from their signing.
     output_url_expiry: float = 3600
+    #: ``"once"``: URLs are signed when a job is first seen ``succeeded`` and every later poll
+    #: returns the same URLs (an expired URL stays expired); ``"every-poll"``: each poll of a
+    #: succeeded job returns freshly signed URLs for the same files.
+    output_url_signing: str = "once"
     #: Extra bytes added to every image output as a private ancillary PNG chunk ``emUl``.
     output_padding_bytes: int = 0
     #: Frames in a video output (one per second).
@@ -114,6 +125,10 @@ class EmulatorConfig:
             raise ValueError(f"retry_after_format must be one of {RETRY_AFTER_FORMATS}")
         if self.content_policy_stage not in CONTENT_POLICY_STAGES:
             raise ValueError(f"content_policy_stage must be one of {CONTENT_POLICY_STAGES}")
+        if self.cancelled_spelling not in CANCELLED_SPELLINGS:
+            raise ValueError(f"cancelled_spelling must be one of {CANCELLED_SPELLINGS}")
+        if self.output_url_signing not in OUTPUT_URL_SIGNING:
+            raise ValueError(f"output_url_signing must be one of {OUTPUT_URL_SIGNING}")
 
     def copy(self) -> EmulatorConfig:
         return dataclasses.replace(

@@ -8,20 +8,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .jobs import Job
+from .jobs import Job, spelled
 from .responses import json_response
 from .state import EmulatorState, ScriptedResponse
 
 PREFIX = "/_emulator"
 
 
-def job_summary(job: Job) -> dict[str, Any]:
+def job_summary(job: Job, cancelled_spelling: str = "cancelled") -> dict[str, Any]:
     status, progress = job.status()
     return {
         "jobId": job.job_id,
         "route": job.route,
         "clientId": job.client_id,
-        "status": status,
+        "status": spelled(status, cancelled_spelling),
         "progress": progress,
         "created": job.created,
         "duration": job.duration,
@@ -88,7 +88,14 @@ async def handle(state: EmulatorState, request: Request) -> Response:
             n = state.authority.revoke(str(token) if token else None)
             return json_response(200, {"revoked": "all" if not token else n})
         if path == "/jobs" and method == "GET":
-            return json_response(200, {"jobs": [job_summary(j) for j in state.jobs.all()]})
+            return json_response(
+                200,
+                {
+                    "jobs": [
+                        job_summary(j, state.config.cancelled_spelling) for j in state.jobs.all()
+                    ]
+                },
+            )
         if path.startswith("/jobs/"):
             job_id = path[len("/jobs/") :]
             if method == "POST":
@@ -103,7 +110,7 @@ async def handle(state: EmulatorState, request: Request) -> Response:
                 job = state.jobs.get(job_id)
             if job is None:
                 return json_response(404, {"error": "not_found", "message": f"no job {job_id}"})
-            return json_response(200, job_summary(job))
+            return json_response(200, job_summary(job, state.config.cancelled_spelling))
     except (TypeError, ValueError) as exc:
         return _bad(str(exc))
     return json_response(

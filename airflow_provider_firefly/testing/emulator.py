@@ -12,7 +12,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
+from .config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    OUTPUT_URL_SIGNING,
+    EmulatorConfig,
+)
+from .jobs import CANCELLED_SPELLINGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="presigned URL lifetime, s",
     )
     p.add_argument(
+        "--output-url-signing",
+        choices=OUTPUT_URL_SIGNING,
+        default=d.output_url_signing,
+        help="sign output URLs once (re-polls return the same, possibly expired URLs) or anew "
+        "on every status poll",
+    )
+    p.add_argument(
+        "--cancelled-spelling",
+        choices=CANCELLED_SPELLINGS,
+        default=d.cancelled_spelling,
+        help="spelling of the cancelled job status",
+    )
+    p.add_argument(
         "--output-padding-bytes",
         type=int,
         default=d.output_padding_bytes,
@@ -113,6 +132,8 @@ def options_from_args(ns: argparse.Namespace) -> dict[str, Any]:
         "retry_after_format": ns.retry_after_format,
         "rate_limit_empty_body": ns.rate_limit_empty_body,
         "output_url_expiry": ns.output_url_expiry,
+        "output_url_signing": ns.output_url_signing,
+        "cancelled_spelling": ns.cancelled_spelling,
         "output_padding_bytes": ns.output_padding_bytes,
         "blocked_words": tuple(w for w in ns.blocked_words.split(",") if w),
         "content_policy_stage": ns.content_policy_stage,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .ims import TokenInfo
-from .jobs import DEFAULT_ERRORS, Job, OutputPlan
+from .jobs import DEFAULT_ERRORS, Job, OutputPlan, spelled
 from .outputs import StoredOutput
 from .responses import UNSAFE_MESSAGE, error, json_response
 from .state import EmulatorState
@@ -36,14 +36,19 @@ def _upscale_output(
 
 
 def build_result(state: EmulatorState, job: Job) -> dict[str, Any]:
+    """The ``result`` of a succeeded job, with output URLs signed now (objects are created on
+    the first call and reused, so a re-signed URL names the same file)."""
     cfg = state.config
     path = job.route.split(" ", 1)[1]
-    signed = []
-    for plan in job.outputs:
-        stored = state.outputs.add(plan, cfg.output_padding_bytes, cfg.video_seconds)
-        signed.append(
-            (plan, stored, state.outputs.sign(state.output_base, stored, cfg.output_url_expiry))
-        )
+    if job.stored is None:
+        job.stored = [
+            state.outputs.add(plan, cfg.output_padding_bytes, cfg.video_seconds)
+            for plan in job.outputs
+        ]
+    signed = [
+        (plan, stored, state.outputs.sign(state.output_base, stored, cfg.output_url_expiry))
+        for plan, stored in zip(job.outputs, job.stored, strict=True)
+    ]
     first = job.outputs[0]
     size = {"width": first.width, "height": first.height}
     body = job.request
@@ -78,10 +83,16 @@ def build_result(state: EmulatorState, job: Job) -> dict[str, Any]:
 
 def job_payload(state: EmulatorState, job: Job) -> dict[str, Any]:
     status, progress = job.status()
-    payload: dict[str, Any] = {"jobId": job.job_id, "status": status}
+    cfg = state.config
+    payload: dict[str, Any] = {
+        "jobId": job.job_id,
+        "status": spelled(status, cfg.cancelled_spelling),
+    }
     if status == "succeeded":
         with state.lock:
-            if job.result is None:
+            # "once": the URLs signed at the first succeeded poll, on every later poll too
+            # (expired ones stay expired); "every-poll": fresh signatures on each poll.
+            if job.result is None or cfg.output_url_signing == "every-poll":
                 job.result = build_result(state, job)
         payload["result"] = job.result
     elif status in ("pending", "running"):

@@ -9,10 +9,16 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .outputs import StoredOutput
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "timeout"})
 FORCEABLE = frozenset({"succeeded", "failed", "timeout", "cancelled", "running", "pending"})
+
+#: Spellings of the cancelled state a server may send (``EmulatorConfig.cancelled_spelling``).
+CANCELLED_SPELLINGS = ("cancelled", "canceled")
 
 DEFAULT_ERRORS: dict[str, tuple[str, str]] = {
     "failed": ("runtime_error", "The job failed."),
@@ -52,6 +58,8 @@ class Job:
     cancel_delay: float = 0.2
     unsafe_at_poll: str | None = None  # "poll-failed" | "poll-451"
     result: dict[str, Any] | None = None
+    #: The output objects, created when the job is first seen succeeded.
+    stored: list[StoredOutput] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def status(self, now: float | None = None) -> tuple[str, float]:
@@ -78,6 +86,11 @@ class Job:
         if elapsed < self.duration * self.pending_fraction:
             return "pending", 0.0
         return "running", min(99.0, round(100.0 * elapsed / self.duration, 1))
+
+
+def spelled(status: str, cancelled_spelling: str) -> str:
+    """``status`` as sent on the wire: ``cancelled`` may be spelled ``canceled``."""
+    return cancelled_spelling if status == "cancelled" else status
 
 
 class JobStore:
@@ -114,6 +127,8 @@ class JobStore:
         message: str | None = None,
         duration: float | None = None,
     ) -> Job | None:
+        if status == "canceled":
+            status = "cancelled"
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:

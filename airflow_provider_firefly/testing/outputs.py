@@ -43,11 +43,15 @@ class OutputStore:
     def __init__(self) -> None:
         self._key = secrets.token_bytes(32)
         self._outputs: dict[str, StoredOutput] = {}
+        #: Exact signing time by signature: X-Amz-Date has one-second precision, and a URL
+        #: should live exactly ``output_url_expiry`` seconds from the poll that returned it.
+        self._signed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._outputs.clear()
+            self._signed_at.clear()
 
     def add(self, plan: OutputPlan, padding: int, video_seconds: int) -> StoredOutput:
         out = StoredOutput(str(uuid.uuid4()), plan, padding, video_seconds)
@@ -65,11 +69,14 @@ class OutputStore:
 
     def sign(self, base_url: str, out: StoredOutput, expires: float) -> str:
         path = f"/outputs/{out.output_id}.{out.extension}"
-        now = datetime.now(timezone.utc)
+        signed_at = time.time()
+        now = datetime.fromtimestamp(signed_at, timezone.utc)
         amz_date = now.strftime(AMZ_DATE_FORMAT)
         exp = _fmt_expires(expires)
         credential = quote(f"EMULATORACCESSKEY/{now:%Y%m%d}/us-east-1/s3/aws4_request", safe="")
         sig = self._signature(path, amz_date, exp)
+        with self._lock:
+            self._signed_at.setdefault(sig, signed_at)
         return (
             f"{base_url}{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}"
             f"&X-Amz-Date={amz_date}&X-Amz-Expires={exp}&X-Amz-SignedHeaders=host"
@@ -87,7 +94,9 @@ class OutputStore:
             return "SignatureDoesNotMatch"
         try:
             issued = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
-            if time.time() >= issued.timestamp() + float(exp):
+            with self._lock:
+                signed_at = self._signed_at.get(sig, issued.timestamp())
+            if time.time() >= signed_at + float(exp):
                 return "AccessDenied:expired"
         except ValueError:
             return "AccessDenied"

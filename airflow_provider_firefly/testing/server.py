@@ -229,7 +229,8 @@ class FireflyEmulator:
     def jobs(self) -> list[dict[str, Any]]:
         from .control import job_summary
 
-        return [job_summary(j) for j in self.state.jobs.all()]
+        spelling = self.state.config.cancelled_spelling
+        return [job_summary(j, spelling) for j in self.state.jobs.all()]
 
     def set_job(self, job_id: str, **changes: Any) -> dict[str, Any]:
         """Force a job: ``status`` in failed/timeout/succeeded/cancel/cancelled/running/pending,
@@ -239,7 +240,7 @@ class FireflyEmulator:
         job = self.state.jobs.force(job_id, **changes)
         if job is None:
             raise KeyError(job_id)
-        return job_summary(job)
+        return job_summary(job, self.state.config.cancelled_spelling)
 
     def issue_token(self, scopes: tuple[str, ...] | None = None) -> str:
         """A valid access token without an HTTP round trip (counts as no IMS request)."""
