@@ -55,6 +55,8 @@ class FireflyError(Exception):
     :param error_code: Adobe's ``error_code`` (``"validation_error"``, ``"401013"``...) or IMS's
         ``error`` (``"invalid_client"``).
     :param request_id: Adobe's ``x-request-id``, worth quoting to Adobe support.
+    :param job_id: the Firefly job the failure concerns, when the raiser knows it (give it
+        here: errors are not changed after they are raised).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class FireflyError(Exception):
         status: int | None = None,
         error_code: str | None = None,
         request_id: str | None = None,
+        job_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -72,6 +75,7 @@ class FireflyError(Exception):
         # str() and repr(), so they are redacted and clipped like the message.
         self.error_code = clip_server_text(error_code, _MAX_FIELD)
         self.request_id = clip_server_text(request_id, _MAX_FIELD)
+        self.job_id = clip_server_text(job_id, 300)
 
     def __str__(self) -> str:
         details = []
@@ -213,16 +217,8 @@ class FireflyJobError(FireflyError):
     :param job_status: the terminal status reported by Firefly.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str | None = None,
-        job_status: str | None = None,
-        **kw: Any,
-    ) -> None:
+    def __init__(self, message: str, *, job_status: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.job_id = job_id
         self.job_status = job_status
 
 
@@ -253,9 +249,8 @@ class FireflyDownloadRefusedError(FireflyError):
 
     def __init__(self, reason: str, *, output: str, job_id: str | None = None, **kw: Any) -> None:
         job = f" of Firefly job {job_id}" if job_id else ""
-        super().__init__(f"download of output {output}{job} refused: {reason}", **kw)
+        super().__init__(f"download of output {output}{job} refused: {reason}", job_id=job_id, **kw)
         self.output = output
-        self.job_id = job_id
         self.reason = reason
 
 

@@ -37,6 +37,9 @@ def test_json_env_connection_with_defaults(set_conn: SetConn) -> None:
     assert config.http.connect_timeout == EXTRA_FIELDS["connect_timeout"].default
     assert config.http.read_timeout == EXTRA_FIELDS["read_timeout"].default
     assert config.http.max_attempts == EXTRA_FIELDS["max_attempts"].default
+    assert config.http.request_deadline == EXTRA_FIELDS["request_deadline"].default == 300
+    assert config.http.max_output_bytes == EXTRA_FIELDS["max_output_bytes"].default == 2**31
+    assert config.http.allow_custom_endpoints is False
     assert config.token_cache.host_cache is True
     assert config.shared_token_cache is False
 
@@ -55,8 +58,15 @@ def test_json_env_connection_with_every_field(set_conn: SetConn, tmp_path: Path)
         read_timeout=30,
         max_attempts=2,
         requests_per_minute=60,
+        request_deadline=45,
+        max_output_bytes=10_000_000,
+        allow_custom_endpoints=True,
     )
     config = FireflyHook("ff_full").config
+    assert config.http.request_deadline == 45.0
+    assert config.http.max_output_bytes == 10_000_000
+    assert config.http.allow_custom_endpoints is True
+    assert config.credentials.allow_custom_endpoints is True
     assert config.credentials.scopes == ("openid", "AdobeID", "firefly_api", "ff_apis")
     assert config.credentials.ims_url == "https://ims-na1.adobelogin.com"
     assert config.http.connect_timeout == 2.5
@@ -178,6 +188,16 @@ BAD_CONFIGS = [
     _bad("cache_dir", cache_dir=["/tmp"]),
     _bad("requests_per_minute", requests_per_minute=0),
     _bad("requests_per_minute", requests_per_minute="lots"),
+    _bad("request_deadline", request_deadline=0),
+    _bad("request_deadline", request_deadline="soon"),
+    _bad("request_deadline", request_deadline=10**6),
+    _bad("max_output_bytes", max_output_bytes=0),
+    _bad("max_output_bytes", max_output_bytes="2GB"),
+    _bad("max_output_bytes", max_output_bytes=2**50),
+    _bad("allow_custom_endpoints", allow_custom_endpoints="perhaps"),
+    _bad("ims_url", ims_url="https://ims.attacker.example"),
+    _bad("api_url", api_url="https://firefly-api.adobe.io.attacker.example"),
+    _bad("api_url", api_url="https://adobe.io-gw.example", allow_custom_endpoints=False),
 ]
 
 
