@@ -9,7 +9,8 @@ See ``docs/emulator.md``. Importing this package does not import Airflow.
 from __future__ import annotations
 
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
-from .server import FireflyEmulator, SpawnedEmulator, airflow_connection
+from .server import FireflyEmulator, airflow_connection
+from .spawned import SpawnedEmulator
 
 __all__ = [
     "DEFAULT_CLIENT_ID",

@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict-sizes", action="store_true", help="reject sizes outside the documented lists"
     )
+    tls = p.add_argument_group("TLS (HTTPS on every listener)")
+    tls.add_argument("--tls-cert", default=None, help="server certificate (PEM); needs --tls-key")
+    tls.add_argument("--tls-key", default=None, help="private key of --tls-cert (PEM)")
+    tls.add_argument(
+        "--tls-self-signed",
+        metavar="DIR",
+        default=None,
+        help="make a private CA and a certificate for 127.0.0.1/localhost in DIR and serve "
+        "with it; clients trust DIR/ca.pem",
+    )
     p.add_argument(
         "--log-level",
         default="warning",
@@ -142,8 +152,38 @@ def options_from_args(ns: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def tls_options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> dict[str, str]:
+    """``tls_cert``/``tls_key`` (and ``tls_ca`` when self-signed) from the TLS flags; exits
+    with a usage error on misuse."""
+    if ns.tls_self_signed and (ns.tls_cert or ns.tls_key):
+        parser.error("--tls-self-signed makes its own certificate: drop --tls-cert/--tls-key")
+    if bool(ns.tls_cert) != bool(ns.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if ns.tls_self_signed:
+        from .tls import make_private_ca
+
+        files = make_private_ca(ns.tls_self_signed, hosts=_cert_hosts(ns))
+        return {
+            "tls_cert": str(files.cert),
+            "tls_key": str(files.key),
+            "tls_ca": str(files.ca_cert),
+        }
+    if ns.tls_cert:
+        return {"tls_cert": ns.tls_cert, "tls_key": ns.tls_key}
+    return {}
+
+
+def _cert_hosts(ns: argparse.Namespace) -> tuple[str, ...]:
+    from .tls import DEFAULT_HOSTS
+
+    extra = tuple(h for h in (ns.host, ns.status_host) if h and h not in DEFAULT_HOSTS)
+    return DEFAULT_HOSTS + extra
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    tls = tls_options(parser, ns)
     from .server import FireflyEmulator
 
     stop = threading.Event()
@@ -161,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status_port=ns.status_port,
         status_host=ns.status_host,
         log_level=ns.log_level,
+        tls_cert=tls.get("tls_cert"),
+        tls_key=tls.get("tls_key"),
         **options_from_args(ns),
     )
     emu.start()
@@ -168,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(emu.url + "\n")
         if emu.status_url:
             sys.stdout.write(f"status-url: {emu.status_url}\n")
+        if "tls_ca" in tls:
+            sys.stdout.write(f"ca-file: {tls['tls_ca']}\n")
         sys.stdout.flush()
         while not stop.wait(0.5):
             pass

@@ -6,15 +6,17 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
 from .state import EmulatorState, ScriptedResponse, normalise_route
+
+if TYPE_CHECKING:
+    from .spawned import SpawnedEmulator
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -50,8 +52,22 @@ def airflow_connection(
     )
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def _tls_files(
+    cert: str | os.PathLike[str] | None, key: str | os.PathLike[str] | None
+) -> tuple[str, str] | None:
+    """Checked ``(cert, key)`` paths, ``None`` for plain HTTP."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("tls_cert and tls_key go together: give both, or neither for HTTP")
+    for name, path in (("tls_cert", cert), ("tls_key", key)):
+        if not Path(path).is_file():
+            raise ValueError(f"{name} {os.fspath(path)!r} is not a readable file")
+    return os.fspath(cert), os.fspath(key)
 
 
 class FireflyEmulator:
@@ -63,7 +79,9 @@ class FireflyEmulator:
     ``options`` are :class:`~airflow_provider_firefly.testing.config.EmulatorConfig` fields
     (``job_duration``, ``token_lifetime``, ``rate_limit``, ...). ``status_port`` opens a second
     listener that ``statusUrl``/``cancelUrl`` point to (``status_host`` picks the host name put
-    in those URLs, e.g. ``"localhost"``).
+    in those URLs, e.g. ``"localhost"``). ``tls_cert``/``tls_key`` (PEM files, e.g. from
+    :func:`~airflow_provider_firefly.testing.tls.make_private_ca`) serve HTTPS on every
+    listener; ``url`` then starts with ``https://``.
     """
 
     def __init__(
@@ -76,8 +94,11 @@ class FireflyEmulator:
         status_port: int | None = None,
         status_host: str | None = None,
         log_level: str = "warning",
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
+        self.tls = _tls_files(tls_cert, tls_key)
         config = EmulatorConfig(client_id=client_id, client_secret=client_secret)
         config.update(**options)
         self.state = EmulatorState(config)
@@ -130,15 +151,16 @@ class FireflyEmulator:
         main = _bind(self.host, self.port)
         self._sockets = [main]
         port = main.getsockname()[1]
-        self.url = _url(self.host, port)
+        scheme = "https" if self.tls else "http"
+        self.url = _url(self.host, port, scheme)
         self.state.base_url = self.url
         self.state.own_hosts |= {self.host}
         if self.status_port is not None:
             extra = _bind(self.host, self.status_port)
             self._sockets.append(extra)
-            self.status_url = _url(self.status_host or self.host, extra.getsockname()[1])
+            self.status_url = _url(self.status_host or self.host, extra.getsockname()[1], scheme)
         elif self.status_host:
-            self.status_url = _url(self.status_host, port)
+            self.status_url = _url(self.status_host, port, scheme)
         self.state.status_listener_url = self.status_url
         if self.status_host:
             self.state.own_hosts.add(self.status_host)
@@ -151,6 +173,8 @@ class FireflyEmulator:
             loop="asyncio",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -266,69 +290,6 @@ class FireflyEmulator:
     ) -> SpawnedEmulator:
         """Start ``python -m airflow_provider_firefly.testing.emulator <args>`` in a new process
         and return once it prints its URL. ``args`` are CLI flags (``"--job-duration", "0"``)."""
+        from .spawned import SpawnedEmulator
+
         return SpawnedEmulator(list(args), timeout=timeout, env=env)
-
-
-class SpawnedEmulator:
-    """The emulator in a child process. ``.url``; ``.stop()`` sends SIGTERM and waits."""
-
-    def __init__(
-        self, args: list[str], timeout: float = 20.0, env: dict[str, str] | None = None
-    ) -> None:
-        cmd = [sys.executable, "-m", "airflow_provider_firefly.testing.emulator"]
-        if "--port" not in args:
-            cmd += ["--port", "0"]
-        cmd += args
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self.url = self._read_url(timeout)
-
-    def _read_url(self, timeout: float) -> str:
-        stdout = self.proc.stdout
-        assert stdout is not None
-        box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        line = box[0].strip() if box else ""
-        if not line.startswith("http"):
-            self.stop()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"emulator did not start: {line!r} {err[-2000:]}")
-        return line
-
-    def airflow_connection(self, **extra: Any) -> str:
-        """This emulator (default credentials unless given as CLI flags) as a connection."""
-        return airflow_connection(self.url, **extra)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def stdout(self) -> IO[str] | None:
-        return self.proc.stdout
-
-    def stop(self, timeout: float = 10.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-        return int(self.proc.returncode)
-
-    def __enter__(self) -> SpawnedEmulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
