@@ -1,9 +1,15 @@
 """Local Adobe Firefly + IMS emulator for tests, demos and benchmarks.
 
 ``FireflyEmulator`` runs it in a background thread; ``python -m
-airflow_provider_firefly.testing.emulator`` runs it as a process; the pytest plugin
-(``firefly_emulator`` fixture) is registered as the ``firefly_emulator`` pytest11 entry point.
-See ``docs/emulator.md``. Importing this package does not import Airflow.
+airflow_provider_firefly.testing`` runs it as a process; the opt-in pytest plugin
+(``pytest_plugins = ["airflow_provider_firefly.testing.pytest_plugin"]``) gives the
+``firefly_emulator`` fixture. See ``docs/emulator.md``.
+
+Running the emulator needs the ``emulator`` extra (``pip install
+"airflow-provider-firefly[emulator]"``: starlette, uvicorn); without it this package and its
+options still import, and starting an emulator raises
+:class:`~airflow_provider_firefly.testing.extras.EmulatorDependencyError` naming the extra.
+Importing this package does not import Airflow, starlette or uvicorn.
 """
 
 from __future__ import annotations

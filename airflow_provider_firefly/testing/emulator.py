@@ -18,6 +18,7 @@ from .config import (
     OUTPUT_URL_SIGNING,
     EmulatorConfig,
 )
+from .extras import EmulatorDependencyError
 from .jobs import CANCELLED_SPELLINGS
 
 
@@ -205,7 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_key=tls.get("tls_key"),
         **options_from_args(ns),
     )
-    emu.start()
+    try:
+        emu.start()
+    except EmulatorDependencyError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
     try:
         sys.stdout.write(emu.url + "\n")
         if emu.status_url:

@@ -1,4 +1,10 @@
-"""pytest plugin (entry point ``pytest11: firefly_emulator``): the ``firefly_emulator`` fixture.
+"""pytest plugin: the ``firefly_emulator`` fixture. Opt-in: installing the provider does not
+register it. Enable it in the root ``conftest.py`` of your tests::
+
+    pytest_plugins = ["airflow_provider_firefly.testing.pytest_plugin"]
+
+or on the command line: ``pytest -p airflow_provider_firefly.testing.pytest_plugin``. The
+emulator needs the ``emulator`` extra (``pip install "airflow-provider-firefly[emulator]"``).
 
 Importing this module is cheap: the emulator (uvicorn, starlette, jsonschema) is imported only
 when a test requests the fixture. No Airflow import.

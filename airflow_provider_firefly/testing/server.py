@@ -144,10 +144,9 @@ class FireflyEmulator:
     def start(self, timeout: float = 10.0) -> FireflyEmulator:
         if self.running:
             return self
-        import uvicorn
+        from .extras import load_server_stack
 
-        from .app import EmulatorApp
-
+        uvicorn, EmulatorApp = load_server_stack()
         main = _bind(self.host, self.port)
         self._sockets = [main]
         port = main.getsockname()[1]
