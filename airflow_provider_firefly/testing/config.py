@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_firefly.client.config import DEFAULT_SCOPES
+from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
 from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS as _SCHEMA_URL_DOMAINS
 
 from .jobs import CANCELLED_SPELLINGS
@@ -98,7 +99,8 @@ class EmulatorConfig:
     rate_limit_level: str = "org"
 
     # --- validation --------------------------------------------------------------------------
-    upload_max_bytes: int = 15 * 1024 * 1024
+    #: Adobe's "15 MB" (decimal, 15,000,000 bytes): the client's own constant.
+    upload_max_bytes: int = MAX_UPLOAD_BYTES
     allowed_url_domains: tuple[str, ...] = DEFAULT_ALLOWED_URL_DOMAINS
     #: Reject sizes outside the documented per-model size lists (Adobe: uncertain).
     strict_sizes: bool = False

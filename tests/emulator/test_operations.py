@@ -249,12 +249,12 @@ def test_uploads(client: SpecClient) -> None:
     assert (r.status_code, r.json()["error_code"]) == (415, "invalid_content_type")
     r = client.post("/v2/storage/image", content=b"", headers=h | {"content-type": "image/png"})
     assert r.status_code == 400
-    big = b"\0" * (15 * 1024 * 1024 + 1)
+    big = b"\0" * (15_000_000 + 1)  # Adobe's "15 MB" is decimal
     r = client.post("/v2/storage/image", content=big, headers=h | {"content-type": "image/png"})
     assert r.status_code == 413
     assert r.headers["content-type"].startswith("text/html")
     assert "413" in r.text
-    exact = b"\0" * (15 * 1024 * 1024)
+    exact = b"\0" * 15_000_000
     r = client.post("/v2/storage/image", content=exact, headers=h | {"content-type": "image/png"})
     assert r.status_code == 200
 
