@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +58,48 @@ class SpawnedEmulator:
     def airflow_connection(self, **extra: Any) -> str:
         """This emulator (default credentials unless given as CLI flags) as a connection."""
         return airflow_connection(self.url, **extra)
+
+    # ------------------------------------------------------------------ control API over HTTP
+    def control(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        """Call ``/_emulator/<path>`` of the child and return its JSON (``ca_file`` is trusted
+        for an HTTPS emulator). Raises ``RuntimeError`` with the reply on a non-2xx status."""
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            f"{self.url}/_emulator/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"},
+        )
+        context = None
+        if self.url.startswith("https://"):
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as reply:  # noqa: S310
+                return json.loads(reply.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} /_emulator/{path}: {exc.code} {exc.read()!r}") from None
+
+    def script(self, route: str, responses: list[dict[str, Any]]) -> None:
+        """As ``FireflyEmulator.script`` (same fields), through ``POST /_emulator/script``."""
+        self.control("POST", "script", {"route": route, "responses": responses})
+
+    def clear_scripts(self, route: str | None = None) -> None:
+        self.control("DELETE", "script", {} if route is None else {"route": route})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log, as ``FireflyEmulator.requests()``."""
+        entries: list[dict[str, Any]] = self.control("GET", "requests")["requests"]
+        return entries
+
+    def counters(self) -> dict[str, Any]:
+        counters: dict[str, Any] = self.control("GET", "counters")
+        return counters
+
+    def configure(self, **options: Any) -> None:
+        self.control("POST", "config", options)
+
+    def reset(self) -> None:
+        self.control("POST", "reset")
 
     @property
     def pid(self) -> int:

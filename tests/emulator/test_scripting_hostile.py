@@ -8,9 +8,11 @@ import base64
 import hashlib
 import json
 import socket
+import ssl
 import time
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import httpx
 import pytest
@@ -380,3 +382,23 @@ def test_spawned_emulator_accepts_every_new_field() -> None:
         assert httpx.post(emu.url + "/ims/token/v3").json()["error"] == "patched"
         log = httpx.get(emu.url + "/_emulator/requests").json()["requests"]
         assert [e["route"] for e in log] == [IMS] * 4
+
+
+def test_spawned_control_helpers(tmp_path: Path) -> None:
+    """script()/requests()/counters()/configure()/reset() of a child process, over HTTPS."""
+    with SpawnedEmulator(["--tls-self-signed", str(tmp_path)]) as emu:
+        ca = ssl.create_default_context(cafile=str(emu.ca_file))
+        emu.script(IMS, [{"status": 418, "repeat": True}])
+        codes = [httpx.post(emu.url + "/ims/token/v3", verify=ca).status_code for _ in range(2)]
+        assert codes == [418, 418]
+        emu.clear_scripts(IMS)
+        assert httpx.post(emu.url + "/ims/token/v3", verify=ca).status_code == 400
+        assert [e["route"] for e in emu.requests()] == [IMS] * 3
+        assert emu.counters()["scripted_responses"] == 2
+        emu.configure(job_duration=7)
+        assert emu.control("GET", "config")["job_duration"] == 7
+        emu.reset()
+        assert emu.requests() == []
+        assert emu.control("GET", "config")["job_duration"] == 1.0
+        with pytest.raises(RuntimeError, match="400"):
+            emu.script(IMS, [{"nonsense": 1}])
