@@ -63,7 +63,8 @@ class ExtraField:
 
 # No field name may contain a word of Airflow's sensitive-field list ("token", "secret", "password",
 # "proxy", "dsn", ...): Airflow would mask its value everywhere (logs, the connection API, and the
-# form's default, which the 3.3 UI then shows as "***"). A test guards this.
+# form's default, which the 3.3 UI then shows as "***"). A test guards this. The one exception is
+# proxy_url, which has no default and may carry the proxy's password: masked on purpose.
 EXTRA_FIELDS: dict[str, ExtraField] = {
     "scopes": ExtraField(
         "Scopes",
@@ -122,6 +123,20 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "and deleted. Default 2 GiB.",
         "integer",
         DEFAULT_MAX_OUTPUT_BYTES,
+    ),
+    "proxy_url": ExtraField(
+        "Proxy URL",
+        "Proxy for every request of this connection, e.g. http://user:password@proxy:3128 "
+        "(masked like a password). Empty: HTTPS_PROXY/HTTP_PROXY/ALL_PROXY and NO_PROXY "
+        "apply.",
+        "string",
+    ),
+    "ca_bundle": ExtraField(
+        "CA bundle",
+        "Path of a CA certificate file (PEM) or folder to trust, e.g. the CA of a company "
+        "proxy that re-signs TLS; must exist on every worker and triggerer. Empty: "
+        "REQUESTS_CA_BUNDLE/SSL_CERT_FILE/SSL_CERT_DIR or the default store.",
+        "string",
     ),
     "allow_custom_endpoints": ExtraField(
         "Allow non-Adobe endpoints",
@@ -288,6 +303,8 @@ def _parse_connection(
             request_deadline=float(default("request_deadline")),
             max_output_bytes=int(default("max_output_bytes")),
             allow_custom_endpoints=custom_endpoints,
+            proxy_url=values.get("proxy_url"),
+            ca_bundle=values.get("ca_bundle"),
         )
         token_cache = TokenCacheSettings(
             host_cache=bool(default("host_cache")),

@@ -44,7 +44,7 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_firefly.client.config import HttpSettings
 from airflow_provider_firefly.client.errors import FireflyRateLimitError, FireflyServerError
-from airflow_provider_firefly.client.http_clients import new_async_client
+from airflow_provider_firefly.client.http_clients import network_fingerprint, new_async_client
 from airflow_provider_firefly.client.limits import (
     DEFAULT_PAUSE_SECONDS,
     SPACING_MARGIN,
@@ -265,8 +265,8 @@ class BudgetedRetryPolicy(RetryPolicy):
 #: seconds of CPU); waiting on a semaphore instead costs nothing.
 MAX_IN_FLIGHT = 64
 
-#: (connection key, connect timeout, read timeout)
-_PoolKey = tuple[str, float, float]
+#: (connection key, connect timeout, read timeout, (proxy, CA))
+_PoolKey = tuple[str, float, float, tuple[str, str]]
 
 
 class _Pool:
@@ -289,7 +289,7 @@ def connection_key(settings: HttpSettings, client_id: str | None) -> str:
 
 
 def _pool_key(settings: HttpSettings, key: str) -> _PoolKey:
-    return (key, settings.connect_timeout, settings.read_timeout)
+    return (key, settings.connect_timeout, settings.read_timeout, network_fingerprint(settings))
 
 
 def _lease(settings: HttpSettings, key: str) -> _Pool:

@@ -278,6 +278,49 @@ class TokenCacheSettings:
         return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
 
+def _proxy_url(value: str | None) -> str | None:
+    """A proxy URL ``http(s)://[user:password@]host[:port]``; the password is never quoted."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    problem = "proxy_url must be a URL such as http://proxy.example.com:3128"
+    if not isinstance(value, str):
+        raise FireflyConfigError(problem, field="proxy_url")
+    value = value.strip()
+    parts = urlsplit(value)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise FireflyConfigError(
+            f"{problem} (its port is not a number)", field="proxy_url"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FireflyConfigError(
+            f"{problem} (http or https scheme and a host; got scheme {parts.scheme!r})",
+            field="proxy_url",
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise FireflyConfigError(f"{problem} (no path or query)", field="proxy_url")
+    return value
+
+
+def _ca_bundle(value: str | os.PathLike[str] | None) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise FireflyConfigError(
+            "ca_bundle must be the path of a CA certificate file (PEM)", field="ca_bundle"
+        )
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise FireflyConfigError(
+            f"ca_bundle {str(path)!r} does not exist: give the path of the CA certificate (PEM) "
+            "that signs your proxy's or gateway's certificates, readable on every worker and "
+            "triggerer",
+            field="ca_bundle",
+        )
+    return str(path)
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """Where Firefly is and how patiently to talk to it.
@@ -292,6 +335,10 @@ class HttpSettings:
         server trickling one byte a second is cut off here; downloads included).
     :param max_output_bytes: largest output file saved, counted on decoded bytes.
     :param allow_custom_endpoints: accept an ``api_url`` outside Adobe's hosts and loopback.
+    :param proxy_url: the proxy of every request (``http://[user:password@]host:port``),
+        overriding ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``; never shown.
+    :param ca_bundle: a CA certificate file (PEM) or folder to trust instead of the default
+        store, overriding ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``/``SSL_CERT_DIR``.
     """
 
     api_url: str = DEFAULT_API_URL
@@ -303,9 +350,13 @@ class HttpSettings:
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     allow_custom_endpoints: bool = field(default=False, compare=False)
+    proxy_url: str | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", normalize_base_url(self.api_url, field_name="api_url"))
+        object.__setattr__(self, "proxy_url", _proxy_url(self.proxy_url))
+        object.__setattr__(self, "ca_bundle", _ca_bundle(self.ca_bundle))
         check_endpoint(
             self.api_url, field_name="api_url", allow_custom=bool(self.allow_custom_endpoints)
         )

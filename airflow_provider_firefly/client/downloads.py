@@ -30,6 +30,7 @@ import requests
 
 from airflow_provider_firefly.client.config import HttpSettings, is_loopback_host
 from airflow_provider_firefly.client.errors import FireflyDownloadRefusedError
+from airflow_provider_firefly.client.http_clients import request_options
 from airflow_provider_firefly.client.http_errors import output_error, requests_error
 from airflow_provider_firefly.client.limits import MAX_REDIRECTS, Deadline
 from airflow_provider_firefly.client.transport import (
@@ -120,6 +121,7 @@ def stream_download(
                     stream=True,
                     timeout=transport.timeout_within(deadline),
                     allow_redirects=False,
+                    **request_options(current, settings),
                 ) as response:
                     status = response.status_code
                     location = response.headers.get("Location")
@@ -148,7 +150,7 @@ def stream_download(
         except requests.RequestException as error:
             if deadline.remaining() == 0:
                 raise deadline.expired_error() from None
-            raise requests_error(error, what, settings.read_timeout) from None
+            raise requests_error(error, what, settings.read_timeout, current) from None
         raise refused(f"more than {MAX_REDIRECTS} redirects")
 
     return transport.policy.call(attempt, what, idempotent=True)

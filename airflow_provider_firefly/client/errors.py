@@ -33,6 +33,7 @@ __all__ = [
     "FireflyRateLimitError",
     "FireflyRequestError",
     "FireflyServerError",
+    "FireflyTLSError",
     "FireflyTimeoutError",
     "FireflyValidationError",
     "clip_server_text",
@@ -204,6 +205,19 @@ class FireflyConnectionError(FireflyError):
     def __init__(self, message: str, *, request_sent: bool = True, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.request_sent = request_sent
+
+
+class FireflyTLSError(FireflyConnectionError):
+    """A server's (or proxy's) TLS certificate is not trusted. Nothing was sent, and no retry
+    can cure it: the fix is a CA (the ``ca_bundle`` extra or ``REQUESTS_CA_BUNDLE``).
+
+    :param host: the host whose certificate failed.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, **kw: Any) -> None:
+        kw.setdefault("request_sent", False)
+        super().__init__(message, **kw)
+        self.host = host
 
 
 class FireflyTimeoutError(FireflyConnectionError):

@@ -7,6 +7,8 @@ knows whether the request may have reached the server.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import requests
 
 from airflow_provider_firefly.client.errors import (
@@ -14,6 +16,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyError,
     FireflyOutputExpiredError,
     FireflyTimeoutError,
+    FireflyTLSError,
     error_from_response,
 )
 
@@ -23,6 +26,7 @@ __all__ = [
     "innermost",
     "output_error",
     "requests_error",
+    "tls_error",
     "urllib3_error",
 ]
 
@@ -73,11 +77,47 @@ def exception_chain(error: BaseException) -> list[BaseException]:
     return found
 
 
+def tls_error(error: BaseException, what: str, url: str | None) -> FireflyTLSError | None:
+    """The :class:`FireflyTLSError` for a certificate that failed verification, naming the host
+    and the fix; None when ``error`` is something else."""
+    import ssl
+
+    failed = next(
+        (e for e in exception_chain(error) if isinstance(e, ssl.SSLCertVerificationError)), None
+    )
+    if failed is None and "CERTIFICATE_VERIFY_FAILED" not in str(error):
+        return None
+    host = (urlsplit(url).hostname if url else None) or "the server"
+    reason = getattr(failed, "verify_message", None) or "certificate verify failed"
+    return FireflyTLSError(
+        f"{what}: the TLS certificate of {host} (or of a proxy in between) is not trusted "
+        f"({reason}). If a company proxy or gateway re-signs TLS with a private CA, set the "
+        "connection extra ca_bundle (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE on every worker "
+        "and triggerer) to that CA's certificate file (PEM); nothing was sent",
+        host=host,
+    )
+
+
+def _proxy_error(what: str, error: BaseException) -> FireflyConnectionError:
+    return FireflyConnectionError(
+        f"{what}: the proxy refused or could not be reached ({type(innermost(error)).__name__}); "
+        "check the connection extra proxy_url or HTTPS_PROXY/NO_PROXY (and the proxy's "
+        "user and password)",
+        request_sent=False,
+    )
+
+
 def requests_error(
-    error: requests.RequestException, what: str, read_timeout: float
+    error: requests.RequestException, what: str, read_timeout: float, url: str | None = None
 ) -> FireflyError:
     from urllib3.exceptions import NewConnectionError
 
+    if isinstance(error, requests.exceptions.SSLError):
+        found = tls_error(error, what, url)
+        if found is not None:
+            return found
+    if isinstance(error, requests.exceptions.ProxyError):
+        return _proxy_error(what, error)
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)
     if isinstance(error, requests.exceptions.ReadTimeout):
@@ -97,8 +137,16 @@ def requests_error(
     return FireflyConnectionError(f"{what}: connection failed ({type(inner).__name__})")
 
 
-def httpx_error(error: Exception, what: str, read_timeout: float) -> FireflyError:
+def httpx_error(
+    error: Exception, what: str, read_timeout: float, url: str | None = None
+) -> FireflyError:
     import httpx
+
+    found = tls_error(error, what, url) if isinstance(error, httpx.ConnectError) else None
+    if found is not None:
+        return found
+    if isinstance(error, httpx.ProxyError):
+        return _proxy_error(what, error)
 
     if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)

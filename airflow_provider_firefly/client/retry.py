@@ -29,6 +29,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyConnectionError,
     FireflyRateLimitError,
     FireflyServerError,
+    FireflyTLSError,
 )
 
 __all__ = ["RetryPolicy", "is_retryable", "retry_reason"]
@@ -50,6 +51,8 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
         return True
     if isinstance(error, FireflyServerError):
         return error.status == 503 or idempotent
+    if isinstance(error, FireflyTLSError):
+        return False  # an untrusted certificate stays untrusted
     if isinstance(error, FireflyConnectionError):
         return idempotent or not error.request_sent
     return False

@@ -34,6 +34,7 @@ from airflow_provider_firefly.client.http_clients import (
     harden_session,
     new_async_client,
     new_session,
+    request_options,
 )
 from airflow_provider_firefly.client.http_errors import (
     httpx_error,
@@ -242,6 +243,7 @@ class SyncTransport:
                     timeout=self.timeout_within(deadline),
                     allow_redirects=False,
                     stream=True,
+                    **request_options(url, self.settings),
                 ) as response:
                     body = _body_for(response.status_code, deadline, out.what)
                     for chunk in iter_body(response, out.what, read_timeout):
@@ -253,7 +255,7 @@ class SyncTransport:
             except requests.RequestException as error:
                 if deadline.remaining() == 0:
                     raise deadline.expired_error() from None
-                raise requests_error(error, out.what, read_timeout) from None
+                raise requests_error(error, out.what, read_timeout, url) from None
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
@@ -362,7 +364,7 @@ class AsyncTransport:
                 except TimeoutError:
                     raise deadline.expired_error() from None
                 except httpx.HTTPError as error:
-                    raise httpx_error(error, out.what, read_timeout) from None
+                    raise httpx_error(error, out.what, read_timeout, url) from None
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
