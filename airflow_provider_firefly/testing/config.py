@@ -24,6 +24,8 @@ DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = _SCHEMA_URL_DOMAINS
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
 #: When output URLs are signed: at the first succeeded poll only, or again on every poll.
 OUTPUT_URL_SIGNING = ("once", "every-poll")
+#: Types the emulator can encode (``default_image_media_type``).
+DEFAULT_IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp")
 CONTENT_POLICY_STAGES = ("submit", "poll-failed", "poll-451")
 
 
@@ -78,6 +80,10 @@ class EmulatorConfig:
     output_padding_bytes: int = 0
     #: Frames in a video output (one per second).
     video_seconds: int = 5
+    #: Media type of image outputs whose request names none (every operation but the
+    #: composites' ``output.mediaType``): ``image/png``, ``image/jpeg`` or ``image/webp``.
+    #: Adobe's default is undocumented (its async guide saves results as ``.jpg``).
+    default_image_media_type: str = "image/png"
     #: Upscale outputs carry ``seed`` (the seed sent for them), as Adobe's seeds guide says
     #: every output does; ``False`` = the spec's ``UpscaleBinaryOutput`` exactly (no seed).
     upscale_output_seed: bool = True
@@ -129,6 +135,8 @@ class EmulatorConfig:
             raise ValueError(f"content_policy_stage must be one of {CONTENT_POLICY_STAGES}")
         if self.cancelled_spelling not in CANCELLED_SPELLINGS:
             raise ValueError(f"cancelled_spelling must be one of {CANCELLED_SPELLINGS}")
+        if self.default_image_media_type not in DEFAULT_IMAGE_MEDIA_TYPES:
+            raise ValueError(f"default_image_media_type must be one of {DEFAULT_IMAGE_MEDIA_TYPES}")
         if self.output_url_signing not in OUTPUT_URL_SIGNING:
             raise ValueError(f"output_url_signing must be one of {OUTPUT_URL_SIGNING}")
 

@@ -15,6 +15,7 @@ from typing import Any
 from .config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
+    DEFAULT_IMAGE_MEDIA_TYPES,
     OUTPUT_URL_SIGNING,
     EmulatorConfig,
 )
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on every status poll",
     )
     p.add_argument(
+        "--default-image-media-type",
+        choices=DEFAULT_IMAGE_MEDIA_TYPES,
+        default=d.default_image_media_type,
+        help="type of image outputs whose request names none",
+    )
+    p.add_argument(
         "--cancelled-spelling",
         choices=CANCELLED_SPELLINGS,
         default=d.cancelled_spelling,
@@ -145,6 +152,7 @@ def options_from_args(ns: argparse.Namespace) -> dict[str, Any]:
         "output_url_expiry": ns.output_url_expiry,
         "output_url_signing": ns.output_url_signing,
         "cancelled_spelling": ns.cancelled_spelling,
+        "default_image_media_type": ns.default_image_media_type,
         "output_padding_bytes": ns.output_padding_bytes,
         "blocked_words": tuple(w for w in ns.blocked_words.split(",") if w),
         "content_policy_stage": ns.content_policy_stage,

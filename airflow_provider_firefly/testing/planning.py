@@ -68,28 +68,29 @@ def served_media_type(requested: Any, width: int, height: int) -> str:
     return PNG
 
 
-def _images(w: int, h: int, seeds: list[int], requested: Any = PNG) -> list[OutputPlan]:
+def _images(w: int, h: int, seeds: list[int], requested: Any) -> list[OutputPlan]:
     media_type = served_media_type(requested, w, h)
     return [OutputPlan("image", w, h, s, media_type) for s in seeds]
 
 
 def plan_outputs(state: EmulatorState, path: str, body: dict[str, Any]) -> list[OutputPlan]:
     """One plan per output. Only the composites have an output type field in the spec
-    (``output.mediaType``); every other image operation is served as PNG."""
+    (``output.mediaType``); every other image is served as ``default_image_media_type``."""
+    default = state.config.default_image_media_type
     if path == "/v3/videos/generate":
         sizes = body.get("sizes") or [{"width": 1920, "height": 1080}]
         w, h = int(sizes[0]["width"]), int(sizes[0]["height"])
         return [OutputPlan("video", w, h, s, MP4) for s in _seeds(body)]
     if path == "/v4/images/generate-async":
-        return _images(*_v4_size(body), _seeds(body))
+        return _images(*_v4_size(body), _seeds(body), default)
     if path in COMPOSITES:
         bg = ((body.get("background") or {}).get("image") or {}).get("source")
         w, h = _source_dims(state, bg) or (1024, 1024)
-        requested = (body.get("output") or {}).get("mediaType", PNG)
+        requested = (body.get("output") or {}).get("mediaType", default)
         return _images(w, h, _seeds(body, 1, [333, 222, 111]), requested)
     if path == "/v3/images/upscale":
         w, h = _source_dims(state, (body.get("image") or {}).get("source")) or (1024, 1024)
         f = int(body.get("upscaleFactor", 2))
-        return _images(w * f, h * f, _seeds(body))
+        return _images(w * f, h * f, _seeds(body), default)
     size = body.get("size") or {"width": 2048, "height": 2048}
-    return _images(int(size["width"]), int(size["height"]), _seeds(body))
+    return _images(int(size["width"]), int(size["height"]), _seeds(body), default)

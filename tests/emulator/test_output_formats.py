@@ -203,3 +203,26 @@ def test_upscale_without_seeds_when_asked(emu: FireflyEmulator, client: SpecClie
     outputs = _upscale(client, [7])
     assert "seed" not in outputs[0]
     assert set(outputs[0]) == {"id", "presignedUrl", "name"}
+
+
+# --- default type of the operations without output.mediaType --------------------------------
+
+
+def test_default_image_media_type_for_generate(client: SpecClient) -> None:
+    client.emu.configure(default_image_media_type="image/jpeg")
+    body = {"prompt": "a", "size": {"width": 24, "height": 16}}
+    sub = client.submit("/v3/images/generate-async", body)
+    output = client.wait(status_url_of(sub))["result"]["outputs"][0]
+    assert output["image"]["url"].split("?")[0].endswith(".jpg")
+    r = httpx.get(output["image"]["url"])
+    assert r.headers["content-type"] == "image/jpeg"
+    info = jpeg_info(r.content)
+    assert (info["width"], info["height"]) == (24, 16)
+    # A composite's own output.mediaType still wins over the default.
+    _, downloads = _composite(client, COMPOSITES[0], "image/webp", (16, 16))
+    assert downloads[0].headers["content-type"] == "image/webp"
+
+
+def test_default_image_media_type_is_checked(emu: FireflyEmulator) -> None:
+    with pytest.raises(ValueError, match="default_image_media_type"):
+        emu.configure(default_image_media_type="image/jxl")

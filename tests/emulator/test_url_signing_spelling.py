@@ -30,11 +30,11 @@ def _repoll(client: SpecClient, status_url: str) -> str:
 
 
 def test_default_signing_keeps_the_expired_url_on_a_new_poll(client: SpecClient) -> None:
-    client.emu.configure(output_url_expiry=1)
+    client.emu.configure(output_url_expiry=1.5)
     status_url, url = _succeeded(client)
-    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["1"]
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["1.5"]
     assert httpx.get(url).status_code == 200
-    time.sleep(2.1)  # X-Amz-Date has one-second precision
+    time.sleep(1.6)  # URLs live exactly output_url_expiry seconds
     expired = httpx.get(url)
     assert expired.status_code == 403
     assert b"Request has expired" in expired.content
@@ -44,10 +44,10 @@ def test_default_signing_keeps_the_expired_url_on_a_new_poll(client: SpecClient)
 
 
 def test_every_poll_signing_gives_a_fresh_url_for_the_same_file(client: SpecClient) -> None:
-    client.emu.configure(output_url_expiry=1, output_url_signing="every-poll")
+    client.emu.configure(output_url_expiry=1.5, output_url_signing="every-poll")
     status_url, url = _succeeded(client)
     first = httpx.get(url)
-    time.sleep(2.1)
+    time.sleep(1.6)
     assert httpx.get(url).status_code == 403
     fresh = _repoll(client, status_url)
     assert fresh != url
