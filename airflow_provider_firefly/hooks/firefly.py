@@ -7,9 +7,7 @@ the token through an Airflow Variable, and reads and writes ``ObjectStoragePath`
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -29,9 +27,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyConfigError,
     FireflyConnectionError,
     FireflyError,
-    FireflyJobTimeoutError,
     FireflyNotFoundError,
-    FireflyRateLimitError,
     FireflyValidationError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
@@ -49,7 +45,7 @@ from airflow_provider_firefly.connection import (
 if TYPE_CHECKING:
     from airflow.sdk import Connection, ObjectStoragePath
 
-__all__ = ["FireflyHook"]
+__all__ = ["FireflyHook", "is_object_storage_path"]
 
 _PROBE_JOB_ID = "urn:ff:jobs:connection-test:00000000-0000-0000-0000-000000000000"
 
@@ -70,8 +66,13 @@ def _user_agent() -> str:
     )
 
 
-def _is_object_storage_path(value: object) -> bool:
-    return hasattr(value, "protocol") and hasattr(value, "open") and hasattr(value, "fs")
+def is_object_storage_path(value: object) -> bool:
+    """An ``ObjectStoragePath`` (or a look-alike with ``protocol``, ``open`` and ``fs``)."""
+    if not (hasattr(value, "protocol") and hasattr(value, "open")):
+        return False
+    # Not hasattr(value, "fs"): that builds the file system, and raises ValueError for a
+    # scheme no installed provider registers (s3:// without the Amazon provider).
+    return hasattr(type(value), "fs") or "fs" in getattr(value, "__dict__", {})
 
 
 class FireflyHook(BaseHook):
@@ -304,62 +305,22 @@ class FireflyHook(BaseHook):
     ) -> JobStatus:
         """Poll until the job ends, logging progress; raises the typed error unless it succeeded.
 
-        A 429 on a poll (after the client's own bounded retries) pauses for its ``retry-after``
-        and polls on: rate limiting never fails a wait before ``timeout``, whose end cancels the
-        job and raises :class:`FireflyJobTimeoutError`.
+        A 429 on a poll never ends the wait before ``timeout`` (the client pauses for its
+        ``retry-after``); at ``timeout`` the job is cancelled and
+        :class:`FireflyJobTimeoutError` is raised.
         """
 
         def report(status: JobStatus) -> None:
             progress = f" ({status.progress:.0f}%)" if status.progress is not None else ""
             self.log.info("Firefly job %s: %s%s", status.job_id, status.status, progress)
 
-        poll = poll or PollPolicy()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            try:
-                return self.client.wait(
-                    job,
-                    timeout=remaining,
-                    poll=poll,
-                    expected_seconds=expected_seconds,
-                    on_status=report,
-                )
-            except FireflyRateLimitError as error:
-                self._pause_after_429(job, error, poll, deadline, timeout)
-            # after a pause, poll again at once
-            poll = dataclasses.replace(poll, first_delay=0.0)
-
-    def _pause_after_429(
-        self,
-        job: JobHandle | str,
-        error: FireflyRateLimitError,
-        poll: PollPolicy,
-        deadline: float | None,
-        timeout: float | None,
-    ) -> None:
-        job_id = job.job_id if isinstance(job, JobHandle) else job
-        pause = max(poll.min_interval, error.retry_after or poll.max_interval)
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                try:
-                    self.cancel(job)
-                except FireflyError as cancel_error:
-                    self.log.warning("Could not cancel Firefly job %s: %s", job_id, cancel_error)
-                raise FireflyJobTimeoutError(
-                    f"Firefly job {job_id} did not finish within {timeout:g} s (its status "
-                    "polls were rate limited, HTTP 429); the job was cancelled",
-                    job_id=job_id,
-                    job_status="rate_limited",
-                ) from error
-            pause = min(pause, remaining)
-        self.log.warning(
-            "Firefly job %s: status poll rate limited (HTTP 429); polling again in %.1f s",
-            job_id,
-            pause,
+        return self.client.wait(
+            job,
+            timeout=timeout,
+            poll=poll,
+            expected_seconds=expected_seconds,
+            on_status=report,
         )
-        time.sleep(pause)
 
     # -- storage -----------------------------------------------------------------------------
 
@@ -370,7 +331,7 @@ class FireflyHook(BaseHook):
         content_type: str | None = None,
     ) -> str:
         """Upload an image from bytes, a local path, a file or an ``ObjectStoragePath``."""
-        if _is_object_storage_path(source):
+        if is_object_storage_path(source):
             path: Any = source
             if not path.exists():
                 raise FireflyConfigError(f"image {path} does not exist", field="image")
@@ -390,7 +351,7 @@ class FireflyHook(BaseHook):
         destination: str | os.PathLike[str] | ObjectStoragePath,
     ) -> StreamResult:
         """Stream an output to a local path or an ``ObjectStoragePath``, one chunk in memory."""
-        if _is_object_storage_path(destination):
+        if is_object_storage_path(destination):
             target: Any = destination
             target.parent.mkdir(parents=True, exist_ok=True)
             return self.client.download(output, lambda: target.open("wb"))

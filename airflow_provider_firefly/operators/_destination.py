@@ -9,11 +9,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_firefly.hooks.firefly import is_object_storage_path
 from airflow_provider_firefly.operators._errors import bad_param
 
 __all__ = [
     "PROVIDER_FOR_SCHEME",
-    "is_object_storage_path",
     "preflight",
     "resolve_output_dir",
     "target_in",
@@ -35,16 +35,11 @@ PROVIDER_FOR_SCHEME = {
 }
 
 
-def is_object_storage_path(value: object) -> bool:
-    """An ``ObjectStoragePath`` (or a look-alike with ``protocol``, ``open`` and ``fs``)."""
-    return hasattr(value, "protocol") and hasattr(value, "open") and hasattr(value, "fs")
-
-
 def resolve_output_dir(operator: str, value: Any) -> Any:
     """``output_dir`` as an ``ObjectStoragePath`` or an absolute ``Path`` (None: no save)."""
     if value is None:
         return None
-    if hasattr(value, "protocol") and hasattr(value, "open"):
+    if is_object_storage_path(value):
         return value
     if isinstance(value, os.PathLike):
         value = os.fspath(value)

@@ -271,6 +271,8 @@ class FireflyJobOperator(BaseOperator):
             first_delay=self._expected(op),
             min_interval=max(low, 0.05),
             max_interval=max(float(self.max_poll_interval), low, 0.05),
+            # the organisation's budget, as the trigger paces its polls
+            requests_per_minute=self.hook.config.requests_per_minute,
         )
 
     def _wait(self, handle: JobHandle, op: Any, timeout: float, record: JobRecord) -> JobStatus:
