@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_firefly.client.errors import FireflyError, FireflyTimeoutError
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "DEFAULT_MAX_OUTPUT_BYTES",
     "DEFAULT_PAUSE_SECONDS",
     "DEFAULT_REQUEST_DEADLINE",
@@ -28,6 +31,7 @@ __all__ = [
     "SPACING_MARGIN",
     "BoundedBody",
     "Deadline",
+    "Inflater",
     "decode_json",
     "request_spacing",
     "upload_too_large_message",
@@ -155,6 +159,52 @@ class BoundedBody:
 
     def content(self) -> bytes:
         return b"".join(self._parts)
+
+
+#: The content codings asked for, and the only ones :class:`Inflater` decodes.
+ACCEPT_ENCODING = "gzip, deflate"
+#: Most bytes one inflation step may produce: a gzip bomb expands a step at a time.
+_INFLATE_STEP = 64 * 1024
+
+
+class Inflater:
+    """Decodes a ``Content-Encoding`` (gzip, deflate or none) in bounded steps.
+
+    httpx decompresses each network chunk in one go (a 64 KiB chunk of a gzip bomb becomes
+    64 MiB at once); here no step yields more than 64 KiB, so the caller's byte count stops a
+    bomb before it is in memory.
+    """
+
+    def __init__(self, encoding: str | None, what: str) -> None:
+        coding = (encoding or "identity").strip().lower()
+        self.what = what
+        self._inflater: Any = None
+        if coding in ("gzip", "x-gzip", "deflate"):
+            # MAX_WBITS | 32: a gzip or a zlib header, whichever the server sent.
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        elif coding not in ("", "identity"):
+            raise FireflyError(
+                f"{what}: the reply uses Content-Encoding {coding[:40]!r}, which was not asked "
+                f"for ({ACCEPT_ENCODING})"
+            )
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded bytes of ``data``, at most 64 KiB at a time."""
+        if self._inflater is None:
+            if data:
+                yield data
+            return
+        pending = data
+        while pending:
+            try:
+                out = self._inflater.decompress(pending, _INFLATE_STEP)
+            except zlib.error:
+                raise FireflyError(
+                    f"{self.what}: the reply's Content-Encoding could not be decoded"
+                ) from None
+            if out:
+                yield out
+            pending = self._inflater.unconsumed_tail
 
 
 def _too_deep(value: Any) -> bool:

@@ -42,10 +42,12 @@ from airflow_provider_firefly.client.http_errors import (
     urllib3_error,
 )
 from airflow_provider_firefly.client.limits import (
+    ACCEPT_ENCODING,
     MAX_ERROR_BODY_BYTES,
     MAX_JSON_BYTES,
     BoundedBody,
     Deadline,
+    Inflater,
     decode_json,
 )
 from airflow_provider_firefly.client.retry import RetryPolicy
@@ -134,7 +136,11 @@ def _outgoing(
     content: bytes | None,
     what: str | None,
 ) -> _Outgoing:
-    sent = {"User-Agent": user_agent, "Accept": "application/json"}
+    sent = {
+        "User-Agent": user_agent,
+        "Accept": "application/json",
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
     sent.update(headers or {})
     data = content
     if json_body is not None:
@@ -388,8 +394,9 @@ class AsyncTransport:
             content=out.data,
         ) as response:
             body = _body_for(response.status_code, deadline, out.what)
-            async for chunk in response.aiter_bytes():
-                if not body.add(chunk):
+            inflater = Inflater(response.headers.get("Content-Encoding"), out.what)
+            async for raw in response.aiter_raw():
+                if not all(body.add(chunk) for chunk in inflater.feed(raw)):
                     break
             return HttpResponse(
                 response.status_code,

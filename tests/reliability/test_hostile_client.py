@@ -17,6 +17,7 @@ import io
 import logging
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -317,48 +318,45 @@ def test_huge_json_replies_are_refused_while_reading(
     emu: FireflyEmulator, client: FireflyClient, tmp_path: Path
 ) -> None:
     handle = client.generate_images({"prompt": "x"})
-    emu.script(
-        STATUS,
-        [
-            {
-                "status": 200,
-                "headers": {"Content-Type": "application/json"},
-                "body": {},
-                "filler_bytes": 200 << 20,
-            }
-        ],
-    )
+    huge = {
+        "status": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": {},
+        "filler_bytes": 200 << 20,
+    }
+    emu.script(STATUS, [huge])
     started = time.monotonic()
     with pytest.raises(FireflyError, match="larger than"):
         client.get_status(handle)
     sync_seconds = time.monotonic() - started
-    # The same document gzip-compressed (about 200 KiB on the wire) is counted decoded.
-    emu.script(
-        STATUS,
-        [
-            {
-                "status": 200,
-                "headers": {"Content-Type": "application/json"},
-                "body": {},
-                "filler_bytes": 200 << 20,
-                "gzip": True,
-            }
-        ],
-    )
-    with pytest.raises(FireflyError, match="larger than"):
-        client.get_status(handle)
-
-    async def status_async() -> None:
-        async with make_async_client(emu, tmp_path) as aclient:
-            emu.script(
-                STATUS, [{"status": 200, "body": {}, "filler_bytes": 200 << 20, "gzip": True}]
-            )
-            await aclient.get_status(handle)
-
-    with pytest.raises(FireflyError, match="larger than"):
-        asyncio.run(status_async())
+    # The same document gzip-compressed (about 200 KiB on the wire) is counted decoded, and
+    # inflated in bounded steps: memory stays near the 16 MiB cap, sync and async.
+    calls = {
+        "sync": lambda: client.get_status(handle),
+        "async": lambda: asyncio.run(_async_status(emu, tmp_path, handle)),
+    }
+    peaks = {}
+    for mode, call in calls.items():
+        emu.script(STATUS, [{**huge, "gzip": True}])
+        tracemalloc.start()
+        try:
+            with pytest.raises(FireflyError, match="larger than"):
+                call()
+            peaks[mode] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert max(peaks.values()) < 3 * MAX_JSON_BYTES
     figure("JSON reply cap (bytes)", MAX_JSON_BYTES)
     figure("200 MiB status reply refused after (s)", round(sync_seconds, 2))
+    figure(
+        "200 MiB gzip status reply: peak memory sync / async (MiB)",
+        f"{peaks['sync'] / 2**20:.0f} / {peaks['async'] / 2**20:.0f}",
+    )
+
+
+async def _async_status(emu: FireflyEmulator, tmp_path: Path, handle: Any) -> None:
+    async with make_async_client(emu, tmp_path) as aclient:
+        await aclient.get_status(handle)
 
 
 def test_custom_model_pagination_is_bounded(
