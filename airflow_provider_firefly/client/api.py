@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -54,6 +55,8 @@ from airflow_provider_firefly.client.jobs import (
 from airflow_provider_firefly.client.limits import MAX_MODEL_PAGES, MAX_UPLOAD_BYTES
 from airflow_provider_firefly.client.operations import OPERATIONS, Operation, get_operation
 from airflow_provider_firefly.client.polling import PollPolicy, wait_for_job
+from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.client.submit_methods import SubmitMethods
 from airflow_provider_firefly.client.tokens import AccessToken, SharedTokenStore, TokenManager
 from airflow_provider_firefly.client.transport import (
     AsyncTransport,
@@ -195,7 +198,7 @@ class _ClientBase:
         return op, headers
 
 
-class FireflyClient(_ClientBase):
+class FireflyClient(SubmitMethods, _ClientBase):
     """Blocking Firefly client (``requests``), safe to share between threads."""
 
     @cached_property
@@ -217,8 +220,12 @@ class FireflyClient(_ClientBase):
         params: Mapping[str, Any] | None = None,
         idempotent: bool = True,
         what: str | None = None,
+        policy: RetryPolicy | None = None,
     ) -> HttpResponse:
-        """An authenticated call; a 401 drops the token, refreshes it and retries once."""
+        """An authenticated call; a 401 drops the token, refreshes it and retries once.
+
+        :param policy: a retry policy for this call instead of the transport's.
+        """
         url, what = self._target(method, path_or_url, what)
         token = self.token_manager.get_token()
         for attempt in (1, 2):
@@ -232,6 +239,7 @@ class FireflyClient(_ClientBase):
                     params=params,
                     idempotent=idempotent,
                     what=what,
+                    policy=policy,
                 )
             except FireflyAuthError as error:
                 self._refresh_once(error, attempt, what)
@@ -263,10 +271,17 @@ class FireflyClient(_ClientBase):
         log.info("%s accepted job %s", op.label, handle.job_id)
         return handle
 
-    def get_status(self, job: JobRef) -> JobStatus:
-        """The job's current status (one request), polling the status URL as returned."""
+    def get_status(self, job: JobRef, *, wait_out_rate_limits: bool = True) -> JobStatus:
+        """The job's current status (one request), polling the status URL as returned.
+
+        :param wait_out_rate_limits: False raises a 429 at once (for a caller with its own
+            schedule, like :meth:`wait`) instead of retrying it within the retry budget.
+        """
         url = self._status_url(job)
-        response = self.request("GET", url, what="GET /v3/status")
+        policy = None
+        if not wait_out_rate_limits:
+            policy = replace(self.transport.policy, hand_back_rate_limits=True)
+        response = self.request("GET", url, what="GET /v3/status", policy=policy)
         job_id = job.job_id if isinstance(job, JobHandle) else None
         return parse_job_status(response.json(), job_id=job_id)
 
@@ -299,7 +314,8 @@ class FireflyClient(_ClientBase):
         """
         return wait_for_job(
             job,
-            self.get_status,
+            # 429s come back at once: the loop waits them out within its own deadline.
+            lambda ref: self.get_status(ref, wait_out_rate_limits=False),
             job_id=job.job_id if isinstance(job, JobHandle) else job,
             timeout=timeout,
             poll=poll or PollPolicy(),
@@ -329,58 +345,6 @@ class FireflyClient(_ClientBase):
         op = operation if isinstance(operation, Operation) else get_operation(operation)
         handle = self.submit(op, body, model_version=model_version)
         return self.wait(handle, timeout=timeout, poll=poll, expected_seconds=op.expected_seconds)
-
-    # -- one method per operation ------------------------------------------------------------
-
-    def generate_images(
-        self, body: Mapping[str, Any], *, model_version: str | None = None
-    ) -> JobHandle:
-        """``POST /v3/images/generate-async`` (Image 3, Image 4, custom models)."""
-        return self.submit("generate_images", body, model_version=model_version)
-
-    def generate_images_v4(
-        self, body: Mapping[str, Any], *, model_version: str | None = None
-    ) -> JobHandle:
-        """``POST /v4/images/generate-async`` (Image 5)."""
-        return self.submit("generate_images_v4", body, model_version=model_version)
-
-    def generate_similar_images(
-        self, body: Mapping[str, Any], *, model_version: str | None = None
-    ) -> JobHandle:
-        """``POST /v3/images/generate-similar-async``."""
-        return self.submit("generate_similar_images", body, model_version=model_version)
-
-    def expand_image(self, body: Mapping[str, Any]) -> JobHandle:
-        """``POST /v3/images/expand-async``."""
-        return self.submit("expand_image", body)
-
-    def fill_image(self, body: Mapping[str, Any]) -> JobHandle:
-        """``POST /v3/images/fill-async``."""
-        return self.submit("fill_image", body)
-
-    def generate_object_composite(self, body: Mapping[str, Any]) -> JobHandle:
-        """``POST /v3/images/generate-object-composite-async``."""
-        return self.submit("generate_object_composite", body)
-
-    def precise_composite(self, body: Mapping[str, Any]) -> JobHandle:
-        """``POST /v3/images/precise-composite``."""
-        return self.submit("precise_composite", body)
-
-    def adaptive_composite(self, body: Mapping[str, Any]) -> JobHandle:
-        """``POST /v3/images/adaptive-composite``."""
-        return self.submit("adaptive_composite", body)
-
-    def upscale_image(
-        self, body: Mapping[str, Any], *, model_version: str | None = None
-    ) -> JobHandle:
-        """``POST /v3/images/upscale``."""
-        return self.submit("upscale_image", body, model_version=model_version)
-
-    def generate_video(
-        self, body: Mapping[str, Any], *, model_version: str | None = None
-    ) -> JobHandle:
-        """``POST /v3/videos/generate``."""
-        return self.submit("generate_video", body, model_version=model_version)
 
     # -- storage -----------------------------------------------------------------------------
 

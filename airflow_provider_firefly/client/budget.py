@@ -43,7 +43,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_firefly.client.config import HttpSettings
-from airflow_provider_firefly.client.errors import FireflyRateLimitError, FireflyServerError
+from airflow_provider_firefly.client.errors import FireflyServerError
 from airflow_provider_firefly.client.http_clients import network_fingerprint, new_async_client
 from airflow_provider_firefly.client.limits import (
     DEFAULT_PAUSE_SECONDS,
@@ -225,13 +225,10 @@ class BudgetedRetryPolicy(RetryPolicy):
             backoff_base=policy.backoff_base,
             backoff_max=policy.backoff_max,
             logger=policy.logger,
+            # A 429 goes back to the caller, who pauses the whole budget and polls later.
+            hand_back_rate_limits=True,
             budget=budget,
         )
-
-    def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
-        if isinstance(error, FireflyRateLimitError):
-            return False  # the caller pauses the whole budget and polls again later
-        return super().should_retry(error, idempotent=idempotent)
 
     def before_retry(self, error: BaseException | None, sleep: float) -> None:
         super().before_retry(error, sleep)

@@ -93,6 +93,8 @@ class RetryPolicy:
     :param max_wait: cap on any single wait, ``retry-after`` included.
     :param backoff_base: first backoff step in seconds; doubled on each retry.
     :param backoff_max: cap of the exponential backoff (not of ``retry-after``).
+    :param hand_back_rate_limits: raise a 429 at once instead of waiting it out, for callers
+        that keep their own schedule and deadline (a wait loop, the trigger's budget).
     """
 
     max_attempts: int = 5
@@ -101,6 +103,7 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     logger: logging.Logger = field(default=log, repr=False, compare=False)
+    hand_back_rate_limits: bool = False
 
     @classmethod
     def from_settings(cls, settings: HttpSettings, **overrides: Any) -> RetryPolicy:
@@ -123,6 +126,8 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether to retry after ``error``; subclasses may narrow it."""
+        if self.hand_back_rate_limits and isinstance(error, FireflyRateLimitError):
+            return False
         return is_retryable(error, idempotent=idempotent)
 
     def before_retry(self, error: BaseException | None, sleep: float) -> None:

@@ -224,8 +224,10 @@ class SyncTransport:
         params: Mapping[str, Any] | None = None,
         idempotent: bool = True,
         what: str | None = None,
+        policy: RetryPolicy | None = None,
     ) -> HttpResponse:
-        """Send with retries; return a 2xx/3xx response or raise the typed error."""
+        """Send with retries (``policy`` or the transport's); return a 2xx/3xx response or
+        raise the typed error."""
         out = _outgoing(
             self.user_agent,
             method,
@@ -265,7 +267,7 @@ class SyncTransport:
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
-        return self.policy.call(attempt, out.what, idempotent=idempotent)
+        return (policy or self.policy).call(attempt, out.what, idempotent=idempotent)
 
     def stream_to(
         self,

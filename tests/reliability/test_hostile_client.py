@@ -637,7 +637,7 @@ def test_poll_schedule_respects_requests_per_minute() -> None:
 
 
 def test_wait_rides_out_429s_until_its_own_deadline(
-    emu: FireflyEmulator, client: FireflyClient
+    emu: FireflyEmulator, client: FireflyClient, tmp_path: Path
 ) -> None:
     handle = client.generate_images({"prompt": "x"})
     limited = {
@@ -658,6 +658,17 @@ def test_wait_rides_out_429s_until_its_own_deadline(
     waited = time.monotonic() - started
     emu.clear_scripts(STATUS)
     assert waited >= 1.5
+    # A long retry-after is cut at the wait's deadline, even with transport retries allowed.
+    with make_client(emu, tmp_path, max_attempts=5) as patient:
+        handle = patient.generate_images({"prompt": "z"})
+        emu.script(STATUS, [{**limited, "headers": {"Retry-After": "30"}, "repeat": True}])
+        started = time.monotonic()
+        with pytest.raises(FireflyJobTimeoutError):
+            patient.wait(handle, poll=FAST, timeout=1.0, cancel_on_timeout=False)
+        overshoot = time.monotonic() - started - 1.0
+        emu.clear_scripts(STATUS)
+    assert overshoot < 1.0
+    figure("retry-after 30 s, timeout 1 s: wait ended late by (s)", round(overshoot, 2))
     figure("429s ridden out by one wait before success", served_429)
     figure("endless 429s, timeout 1.5 s: wait failed after (s)", round(waited, 2))
 
