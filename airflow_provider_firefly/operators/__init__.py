@@ -19,6 +19,9 @@ FireflyUploadImageOperator                 upload an image (XCom: upload id)
 FireflyListCustomModelsOperator            list custom models (XCom: the list)
 FireflyOperator                            any job operation, given a name or path and a body
 =========================================  ====================================================
+
+``FireflyUnansweredSubmissionError`` is raised by a job operator whose submission (or an earlier
+try's) was sent but never answered: see ``resubmit_unanswered``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_firefly.operators._runner import FireflyUnansweredSubmissionError
     from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
     from airflow_provider_firefly.operators.composite import (
         FireflyAdaptiveCompositeOperator,
@@ -64,6 +68,7 @@ _MODULES = {
     "FireflyListCustomModelsOperator": "storage",
     "FireflyOperator": "generic",
     "FireflyOutputLink": "links",
+    "FireflyUnansweredSubmissionError": "_runner",
 }
 
 __all__ = [
@@ -80,6 +85,7 @@ __all__ = [
     "FireflyOutputLink",
     "FireflyPreciseCompositeOperator",
     "FireflyRequest",
+    "FireflyUnansweredSubmissionError",
     "FireflyUploadImageOperator",
     "FireflyUpscaleImageOperator",
 ]

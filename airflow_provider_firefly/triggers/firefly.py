@@ -490,7 +490,7 @@ def raise_for_event(event: dict[str, Any]) -> JobStatus:
     }
     if status == "succeeded":
         if job_status is None:
-            raise FireflyJobFailedError(f"{message}: the event has no job status", **common)
+            raise FireflyError(f"{message}: the event has no job status", job_id=job_id or None)
         return job_status
     if status == "failed":
         raise FireflyJobFailedError(message, **common)
@@ -532,6 +532,6 @@ def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) 
     """An instance of ``cls`` (job errors also take the job id and status)."""
     if issubclass(cls, _errors.FireflyJobError):
         return cls(message, **common)
-    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code
+    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code or job id
         return cls(message)
-    return cls(message, error_code=common.get("error_code"))
+    return cls(message, error_code=common.get("error_code"), job_id=common.get("job_id"))

@@ -35,8 +35,8 @@ from airflow_provider_firefly.client.errors import (
     FireflyOutputExpiredError,
     FireflyValidationError,
 )
+from airflow_provider_firefly.operators import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.operators._names import safe_component
-from airflow_provider_firefly.operators._runner import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_firefly.operators import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.operators._resume import JobRecord, record_key
-from airflow_provider_firefly.operators._runner import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
