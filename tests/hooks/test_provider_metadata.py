@@ -84,12 +84,17 @@ def test_hook_meta_shows_the_form() -> None:
         assert shown["schema"].get("default") == field.default, name
 
 
-def test_no_extra_field_is_masked_by_airflow() -> None:
+#: Extras whose value may hold a credential, and so are meant to be masked by Airflow.
+SECRET_EXTRAS = {"proxy_url"}  # http://user:password@proxy:3128
+
+
+def test_only_secret_extras_are_masked_by_airflow() -> None:
     """A field name with "token", "secret", "proxy"... has its value masked by Airflow in logs,
-    the connection API and the form; none of these settings is a secret."""
+    the connection API and the form: only the extras that may hold a credential are."""
     from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
 
-    assert [name for name in EXTRA_FIELDS if should_hide_value_for_key(name)] == []
+    masked = {name for name in EXTRA_FIELDS if should_hide_value_for_key(name)}
+    assert masked == SECRET_EXTRAS & set(EXTRA_FIELDS)
 
 
 def test_legacy_ui_field_behaviour_equals_the_declarative_one() -> None:
