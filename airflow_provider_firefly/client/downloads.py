@@ -29,16 +29,21 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from airflow_provider_firefly.client.config import HttpSettings, is_loopback_host
-from airflow_provider_firefly.client.errors import FireflyDownloadRefusedError
+from airflow_provider_firefly.client.errors import (
+    FireflyDownloadRefusedError,
+    FireflyOutputExpiredError,
+)
 from airflow_provider_firefly.client.http_clients import request_options
-from airflow_provider_firefly.client.http_errors import output_error, requests_error
+from airflow_provider_firefly.client.http_errors import output_error
 from airflow_provider_firefly.client.limits import MAX_REDIRECTS, Deadline
 from airflow_provider_firefly.client.transport import (
     StreamResult,
     SyncTransport,
+    attempt_error,
     describe_url,
     iter_body,
 )
+from airflow_provider_firefly.client.watchdog import AttemptWatch
 
 __all__ = ["download_to_path", "output_url_problem", "redirect_problem", "stream_download"]
 
@@ -113,45 +118,62 @@ def stream_download(
     def attempt() -> StreamResult:
         deadline = Deadline(settings.request_deadline, what)
         current = url
-        try:
-            for _hop in range(MAX_REDIRECTS + 1):
-                with transport.session.get(
-                    current,
-                    headers={"User-Agent": transport.user_agent},
-                    stream=True,
-                    timeout=transport.timeout_within(deadline),
-                    allow_redirects=False,
-                    **request_options(current, settings),
-                ) as response:
-                    status = response.status_code
-                    location = response.headers.get("Location")
-                    if status in _REDIRECTS and location:
-                        target = urljoin(current, location)
-                        reason = redirect_problem(target)
-                        if reason:
-                            raise refused(reason)
-                        current = target
-                        continue
-                    if status >= 400:
-                        raise output_error(status, what)
-                    declared = response.headers.get("Content-Length", "")
-                    encoded = response.headers.get("Content-Encoding", "identity") != "identity"
-                    if not encoded and declared.isdigit() and int(declared) > limit:
-                        raise too_large()
-                    written = 0
-                    with open_sink() as sink:
-                        for chunk in iter_body(response, what, settings.read_timeout, chunk_size):
-                            written += len(chunk)
-                            if written > limit:
-                                raise too_large()
-                            sink.write(chunk)
-                            deadline.check()
-                    return StreamResult(written, response.headers.get("Content-Type"))
-        except requests.RequestException as error:
-            if deadline.remaining() == 0:
-                raise deadline.expired_error() from None
-            raise requests_error(error, what, settings.read_timeout, current) from None
+        with AttemptWatch(deadline.remaining()) as watch:
+            try:
+                for _hop in range(MAX_REDIRECTS + 1):
+                    with transport.session.get(
+                        current,
+                        headers={"User-Agent": transport.user_agent},
+                        stream=True,
+                        timeout=transport.timeout_within(deadline),
+                        allow_redirects=False,
+                        **request_options(current, settings),
+                    ) as response:
+                        location = response.headers.get("Location")
+                        if response.status_code in _REDIRECTS and location:
+                            reason = redirect_problem(urljoin(current, location))
+                            if reason:
+                                raise refused(reason)
+                            current = urljoin(current, location)
+                            continue
+                        result = _save(response, open_sink, deadline, chunk_size)
+                        if not watch.finish():
+                            raise deadline.expired_error()
+                        return result
+            except (FireflyDownloadRefusedError, FireflyOutputExpiredError):
+                raise
+            except Exception as error:
+                raise attempt_error(
+                    error,
+                    watch=watch,
+                    deadline=deadline,
+                    what=what,
+                    url=current,
+                    read_timeout=settings.read_timeout,
+                ) from None
         raise refused(f"more than {MAX_REDIRECTS} redirects")
+
+    def _save(
+        response: requests.Response,
+        sink_factory: SinkFactory,
+        deadline: Deadline,
+        size: int,
+    ) -> StreamResult:
+        if response.status_code >= 400:
+            raise output_error(response.status_code, what)
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if not encoded and declared.isdigit() and int(declared) > limit:
+            raise too_large()
+        written = 0
+        with sink_factory() as sink:
+            for chunk in iter_body(response, what, settings.read_timeout, size):
+                written += len(chunk)
+                if written > limit:
+                    raise too_large()
+                sink.write(chunk)
+                deadline.check()
+        return StreamResult(written, response.headers.get("Content-Type"))
 
     return transport.policy.call(attempt, what, idempotent=True)
 

@@ -27,6 +27,7 @@ import requests
 from requests.utils import get_environ_proxies
 
 from airflow_provider_firefly.client.config import HttpSettings
+from airflow_provider_firefly.client.watchdog import WatchedAdapter
 
 __all__ = [
     "CA_ENV_VARS",
@@ -50,10 +51,13 @@ def no_cookie_jar() -> CookieJar:
 
 
 def harden_session(session: requests.Session) -> requests.Session:
-    """Make ``session`` keep no cookie and read nothing from the environment; returns it."""
+    """Make ``session`` keep no cookie, read nothing from the environment and let
+    :class:`~.watchdog.AttemptWatch` enforce deadlines; returns it."""
     session.trust_env = False
     session.cookies.clear()
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, WatchedAdapter())
     return session
 
 

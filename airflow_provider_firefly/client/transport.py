@@ -51,12 +51,14 @@ from airflow_provider_firefly.client.limits import (
     decode_json,
 )
 from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.client.watchdog import AttemptWatch
 
 __all__ = [
     "AsyncTransport",
     "HttpResponse",
     "StreamResult",
     "SyncTransport",
+    "attempt_error",
     "check_response",
     "describe_url",
     "iter_body",
@@ -169,6 +171,24 @@ def iter_body(
         raise urllib3_error(error, what, read_timeout) from None
 
 
+def attempt_error(
+    error: Exception,
+    *,
+    watch: AttemptWatch,
+    deadline: Deadline,
+    what: str,
+    url: str,
+    read_timeout: float,
+) -> Exception:
+    """The error of a failed blocking attempt: the deadline if it cut the attempt (whatever
+    the broken socket raised), else the typed error of ``error``."""
+    if watch.fired or deadline.remaining() == 0:
+        return deadline.expired_error()
+    if isinstance(error, requests.RequestException):
+        return requests_error(error, what, read_timeout, url)
+    return error
+
+
 def _body_for(status: int, deadline: Deadline, what: str) -> BoundedBody:
     """JSON replies are kept up to the JSON cap; an error body is cut to what is parsed."""
     if status >= 400:
@@ -242,28 +262,38 @@ class SyncTransport:
         def attempt() -> HttpResponse:
             deadline = Deadline(self.settings.request_deadline, out.what)
             try:
-                with self.session.request(
-                    method,
-                    url,
-                    headers=out.headers,
-                    params=params,
-                    data=out.data,
-                    timeout=self.timeout_within(deadline),
-                    allow_redirects=False,
-                    stream=True,
-                    **request_options(url, self.settings),
-                ) as response:
+                with (
+                    AttemptWatch(deadline.remaining()) as watch,
+                    self.session.request(
+                        method,
+                        url,
+                        headers=out.headers,
+                        params=params,
+                        data=out.data,
+                        timeout=self.timeout_within(deadline),
+                        allow_redirects=False,
+                        stream=True,
+                        **request_options(url, self.settings),
+                    ) as response,
+                ):
                     body = _body_for(response.status_code, deadline, out.what)
                     for chunk in iter_body(response, out.what, read_timeout):
                         if not body.add(chunk):
                             break
+                    if not watch.finish():
+                        raise deadline.expired_error()
                     result = HttpResponse(
                         response.status_code, response.headers, body.content(), response.url
                     )
-            except requests.RequestException as error:
-                if deadline.remaining() == 0:
-                    raise deadline.expired_error() from None
-                raise requests_error(error, out.what, read_timeout, url) from None
+            except Exception as error:
+                raise attempt_error(
+                    error,
+                    watch=watch,
+                    deadline=deadline,
+                    what=out.what,
+                    url=url,
+                    read_timeout=read_timeout,
+                ) from None
             check_response(result.status, result.headers, result.content, out.what)
             return result
 

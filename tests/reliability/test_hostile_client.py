@@ -15,6 +15,7 @@ import contextlib
 import http.server
 import io
 import logging
+import socket
 import threading
 import time
 import tracemalloc
@@ -51,7 +52,7 @@ from airflow_provider_firefly.client.limits import (
 )
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.tokens import clear_memory_cache
-from airflow_provider_firefly.client.transport import SyncTransport
+from airflow_provider_firefly.client.transport import AsyncTransport, SyncTransport
 from airflow_provider_firefly.connection import parse_connection
 from airflow_provider_firefly.testing import FireflyEmulator
 
@@ -447,6 +448,71 @@ def test_a_dripping_server_fails_the_attempt_at_the_deadline_sync_and_async(
         round(sync_seconds, 2),
     )
     figure("same, async (s)", round(async_seconds, 2))
+
+
+@pytest.fixture
+def header_dripper() -> Iterator[str]:
+    """A server that sends its status line, then one header byte every 0.2 s for ever.
+
+    The emulator drips bodies only; this case needs a raw socket.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.wait(0.2):
+                conn.sendall(b"x")
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    server.close()
+
+
+def test_dripping_headers_are_cut_at_the_deadline_too(
+    emu: FireflyEmulator, header_dripper: str, tmp_path: Path
+) -> None:
+    settings = HttpSettings(
+        api_url=header_dripper, request_deadline=1.0, read_timeout=5.0, max_attempts=1
+    )
+    transport = SyncTransport(settings, user_agent="t")
+    seconds = {}
+    started = time.monotonic()
+    with pytest.raises(FireflyTimeoutError, match="request_deadline"):
+        transport.request("GET", f"{header_dripper}/v3/status/x")
+    seconds["sync"] = time.monotonic() - started
+
+    async def status_async() -> None:
+        async with AsyncTransport(settings, user_agent="t") as atransport:
+            await atransport.request("GET", f"{header_dripper}/v3/status/x")
+
+    started = time.monotonic()
+    with pytest.raises(FireflyTimeoutError, match="request_deadline"):
+        asyncio.run(status_async())
+    seconds["async"] = time.monotonic() - started
+    # The session is still sound afterwards (a download of a real output through it).
+    with make_client(emu, tmp_path) as client:
+        client.__dict__["transport"].session = transport.session
+        job_id, output = finished_output(client)
+        assert client.download(output, tmp_path / "ok.png", job_id=job_id).bytes_written > 0
+    assert all(1.0 <= value < 2.0 for value in seconds.values()), seconds
+    figure(
+        "1 header byte / 0.2 s, deadline 1 s: attempt ended after (s) sync / async",
+        f"{seconds['sync']:.2f} / {seconds['async']:.2f}",
+    )
 
 
 def test_one_slow_connection_does_not_starve_the_polls_of_another(
