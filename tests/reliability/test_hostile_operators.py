@@ -36,7 +36,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyValidationError,
 )
 from airflow_provider_firefly.operators import FireflyUnansweredSubmissionError
-from airflow_provider_firefly.operators._names import safe_component
+from airflow_provider_firefly.operators._names import check_output_name, render_name, safe_component
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
 
@@ -191,6 +191,11 @@ def test_safe_component() -> None:
         assert all(ord(c) >= 32 for c in clean)
         assert len(clean) <= 80
     assert safe_component(7) == 7  # numbers keep their format specs ({index:03d})
+    check_output_name("Op", "{task_id}-{index:03d}-{seed:>8}.{ext}")
+    name = render_name(
+        "Op", "{run_id}-{index:03d}.{ext}", {"run_id": "../x", "index": 7, "ext": "png"}
+    )
+    assert name == "___x-007.png"
     assert safe_component("z" * 5000) != safe_component("z" * 4999)  # clipped, still distinct
 
 

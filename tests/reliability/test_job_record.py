@@ -114,6 +114,7 @@ PLANTS = {
     "bad mac": lambda key, secret: _signed(key, secret).replace('"mac": "', '"mac": "00'),
     "not json": lambda key, secret: "{nope",
     "deep json": lambda key, secret: "[" * 100_000 + "]" * 100_000,
+    "deep json under the size cap": lambda key, secret: "[" * 9_000 + "]" * 9_000,
     "huge": lambda key, secret: json.dumps({"x": "y" * 1_000_000}),
     "a list": lambda key, secret: "[1, 2]",
     "uncertain unsigned": lambda key, secret: json.dumps(
