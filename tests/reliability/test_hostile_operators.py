@@ -420,15 +420,19 @@ def test_trigger_deadline_holds_while_a_poll_hangs(emu: FireflyEmulator, set_con
 # -- item 16: the served type names the extension -----------------------------------------------
 
 
+@pytest.mark.parametrize("storage", ["local", "object"])
 def test_served_content_type_names_the_extension(
-    emu: FireflyEmulator, tmp_path: Path, records: dict[str, str]
+    storage: str, emu: FireflyEmulator, tmp_path: Path, records: dict[str, str]
 ) -> None:
+    from airflow.sdk import ObjectStoragePath
+
     jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 64).decode()
     emu.script(
         OUTPUT, [{"status": 200, "headers": {"Content-Type": "image/jpeg"}, "body_base64": jpeg}]
     )
     out = tmp_path / "out"
-    value = gen(str(out)).execute({"ti": TI()})
+    where = str(out) if storage == "local" else ObjectStoragePath(f"file://{out}")
+    value = gen(where).execute({"ti": TI()})
     assert [Path(p).suffix for p in value["saved_paths"]] == [".jpg"]
     assert sorted(p.suffix for p in out.iterdir()) == [".jpg"]
 
