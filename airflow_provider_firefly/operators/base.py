@@ -339,7 +339,7 @@ class FireflyJobOperator(BaseOperator):
         """Resume after the trigger: raise the typed error, or save the outputs and return."""
         from airflow_provider_firefly.client.errors import FireflyJobError
         from airflow_provider_firefly.client.jobs import JobHandle
-        from airflow_provider_firefly.triggers.firefly import raise_for_event
+        from airflow_provider_firefly.triggers.events import raise_for_event
 
         record = self._record = self._job_record(context)
         handle = JobHandle.from_dict(event["job"])

@@ -164,7 +164,7 @@ class FireflyJobSensor(BaseSensorOperator):
         """Resume after the trigger: the final status, or the typed error."""
         from airflow.sdk.exceptions import AirflowSensorTimeout
 
-        from airflow_provider_firefly.triggers.firefly import raise_for_event
+        from airflow_provider_firefly.triggers.events import raise_for_event
 
         if isinstance(event, dict) and event.get("status") == "deadline":
             raise AirflowSensorTimeout(str(event.get("message") or "sensor timed out"))

@@ -35,7 +35,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_firefly.client import errors as _errors
 from airflow_provider_firefly.client.api import AsyncFireflyClient, PollPolicy
 from airflow_provider_firefly.client.budget import (
     BudgetedRetryPolicy,
@@ -46,9 +45,6 @@ from airflow_provider_firefly.client.budget import (
 from airflow_provider_firefly.client.errors import (
     FireflyConnectionError,
     FireflyError,
-    FireflyJobCancelledError,
-    FireflyJobFailedError,
-    FireflyJobTimeoutError,
     FireflyRateLimitError,
     FireflyServerError,
 )
@@ -59,11 +55,11 @@ from airflow_provider_firefly.client.jobs import (
 )
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.hooks.firefly import FireflyHook
+from airflow_provider_firefly.triggers.events import EVENT_STATUSES, raise_for_event
 
-__all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "job_status_from_dict", "raise_for_event"]
+__all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "raise_for_event"]
 
 CLASSPATH = "airflow_provider_firefly.triggers.firefly.FireflyJobTrigger"
-EVENT_STATUSES = ("succeeded", "failed", "cancelled", "timeout", "deadline", "error")
 #: Consecutive polls that may fail with a 5xx or a network error (each after the client's own
 #: bounded retries) before the trigger gives up with an ``error`` event.
 MAX_TRANSIENT_FAILURES = 3
@@ -455,83 +451,3 @@ class FireflyJobTrigger(BaseTrigger):
             f"Firefly job {self.job_id}: polling failed: {error}",
             type(error).__name__,
         )
-
-
-def job_status_from_dict(data: dict[str, Any]) -> JobStatus:
-    """Rebuild a :class:`JobStatus` from ``JobStatus.to_dict()`` (e.g. a trigger event)."""
-    return JobStatus.from_dict(data)
-
-
-def raise_for_event(event: dict[str, Any]) -> JobStatus:
-    """For ``execute_complete``: the :class:`JobStatus` of a ``succeeded`` event, else raise.
-
-    ``failed`` → :class:`FireflyJobFailedError`, ``cancelled`` → :class:`FireflyJobCancelledError`,
-    ``timeout``/``deadline`` → :class:`FireflyJobTimeoutError`, ``error`` → the
-    :class:`FireflyError` subclass named by ``error_type`` (else :class:`FireflyError`). Every
-    error carries the job id and the event's message.
-    """
-    if not isinstance(event, dict):
-        raise FireflyError(f"unexpected trigger event: {event!r}")
-    status = event.get("status")
-    job_data = event.get("job")
-    job: dict[str, Any] = job_data if isinstance(job_data, dict) else {}
-    job_status_data = event.get("job_status")
-    job_status = (
-        job_status_from_dict(job_status_data) if isinstance(job_status_data, dict) else None
-    )
-    job_id = (job_status.job_id if job_status else "") or str(job.get("job_id") or "")
-    message = str(event.get("message") or f"Firefly job {job_id} ended with status {status}")
-    if job_id and job_id not in message:
-        message = f"Firefly job {job_id}: {message}"
-    common: dict[str, Any] = {
-        "job_id": job_id or None,
-        "job_status": job_status.status if job_status else None,
-        "error_code": job_status.error_code if job_status else None,
-    }
-    if status == "succeeded":
-        if job_status is None:
-            raise FireflyError(f"{message}: the event has no job status", job_id=job_id or None)
-        return job_status
-    if status == "failed":
-        raise FireflyJobFailedError(message, **common)
-    if status == "cancelled":
-        raise FireflyJobCancelledError(message, **common)
-    if status in ("timeout", "deadline"):
-        if status == "deadline":
-            common["job_status"] = common["job_status"] or "deadline"
-        raise FireflyJobTimeoutError(message, **common)
-    error_type = event.get("error_type")
-    cls = _EVENT_ERRORS.get(error_type, FireflyError) if isinstance(error_type, str) else None
-    raise _build_error(cls or FireflyError, message, common)
-
-
-#: The error classes an ``error`` event may name (the trigger names the class it caught).
-_EVENT_ERRORS: dict[str, type[FireflyError]] = {
-    cls.__name__: cls
-    for cls in (
-        FireflyError,
-        FireflyConnectionError,
-        FireflyServerError,
-        FireflyRateLimitError,
-        FireflyJobFailedError,
-        FireflyJobCancelledError,
-        FireflyJobTimeoutError,
-        _errors.FireflyAuthError,
-        _errors.FireflyAccessError,
-        _errors.FireflyNotFoundError,
-        _errors.FireflyContentPolicyError,
-        _errors.FireflyConfigError,
-        _errors.FireflyValidationError,
-        _errors.FireflyTimeoutError,
-        _errors.FireflyOutputExpiredError,
-    )
-}
-
-
-def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) -> FireflyError:
-    """An instance of ``cls`` (job errors also take the job id and status)."""
-    if issubclass(cls, _errors.FireflyJobError):
-        return cls(message, **common)
-    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code or job id
-        return cls(message)
-    return cls(message, error_code=common.get("error_code"), job_id=common.get("job_id"))
