@@ -250,7 +250,37 @@ def test_output_redirects_that_leave_https_are_refused(
     assert counter.hits == 0
     assert emu.counters()["jobs_submitted"] == 1
     assert files_outside(tmp_path, out) == []
+    assert len(records) == 1  # the job is kept: a retry resumes it, nothing is paid again
     _ledger.record("hostile", case=f"redirect-{location}", non_https_fetches=counter.hits)
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip-bomb"])
+def test_an_output_over_the_size_cap_leaves_no_file(
+    gzip: bool, emu: FireflyEmulator, tmp_path: Path, records: dict[str, str], set_conn: Any
+) -> None:
+    from airflow_provider_firefly.client.errors import FireflyDownloadRefusedError
+
+    set_conn(CONN_ID, emu, max_output_bytes=1_000_000)
+    emu.script(
+        OUTPUT,
+        [
+            {
+                "status": 200,
+                "headers": {"Content-Type": "image/png"},
+                "body_base64": base64.b64encode(PngImage(8, 8, seed=1).to_bytes()).decode(),
+                "filler_bytes": 8_000_000,
+                "gzip": gzip,
+            }
+        ],
+    )
+    out = tmp_path / "out"
+    with pytest.raises(FireflyDownloadRefusedError) as info:
+        gen(str(out)).execute({"ti": TI()})
+    assert emu.jobs()[0]["jobId"] in str(info.value)
+    assert list(out.iterdir()) == []  # no partial file
+    assert files_outside(tmp_path, out) == []
+    assert emu.counters()["jobs_submitted"] == 1
+    assert len(records) == 1
 
 
 # -- item 12: preflight ------------------------------------------------------------------------
