@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_firefly.connection import DEFAULT_CONN_ID
 from airflow_provider_firefly.operators._errors import bad_param, body_errors
 from airflow_provider_firefly.operators.links import FireflyOutputLink
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FireflyJobOperator", "FireflyRequest"]
 
-DEFAULT_CONN_ID = "firefly_default"
 #: Seconds kept between our own deadline and ``execution_timeout``, to cancel the job first.
 TIMEOUT_MARGIN = 5.0
 #: Extra seconds the deferral may outlive the trigger's deadline (the trigger cancels first).

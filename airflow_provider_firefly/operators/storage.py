@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_firefly.connection import DEFAULT_CONN_ID
 from airflow_provider_firefly.operators._errors import bad_param
-from airflow_provider_firefly.operators.base import DEFAULT_CONN_ID
 from airflow_provider_firefly.schema import CUSTOM_MODEL_PUBLISHED_STATES
 
 if TYPE_CHECKING:
