@@ -362,3 +362,49 @@ def test_redirects_to_https_are_followed_at_most_three_times(net: Net) -> None:
         emu.clear_scripts(OUTPUT)
         assert not (tmp_path / "b.png").exists()
     no_credentials_but_ours(emu)
+
+
+def test_hook_and_deferrable_trigger_through_the_connection_proxy(net: Net) -> None:
+    """The Airflow path: a connection with proxy_url and ca_bundle, the hook's sync calls and
+    download, then the trigger polling through the shared async transport."""
+    from airflow_provider_firefly.client.budget import clear_budgets
+    from airflow_provider_firefly.hooks.firefly import FireflyHook
+    from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
+
+    emu, tmp_path = net.emu, net.tmp_path
+    net.monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # overridden by proxy_url
+    with ForwardProxy() as connection_proxy:
+        conn = emu.airflow_connection(
+            api_url=net.base_url,
+            ims_url=net.base_url,
+            allow_custom_endpoints=True,
+            proxy_url=connection_proxy.url,
+            ca_bundle=str(net.ca),
+            host_cache=False,
+        )
+        net.monkeypatch.setenv("AIRFLOW_CONN_FF_PROXY", conn)
+        hook = FireflyHook("ff_proxy")
+        handle = hook.submit("generate_images", {"prompt": "a harbour"})
+        sync_tunnels = len(connection_proxy.tunnels)
+        trigger = FireflyJobTrigger(
+            firefly_conn_id="ff_proxy",
+            job=handle.to_dict(),
+            expected_seconds=0,
+            poll_min_interval=0.05,
+            poll_max_interval=0.1,
+            deadline=None,
+        )
+
+        async def first_event() -> Any:
+            clear_budgets()
+            async for event in trigger.run():
+                return event.payload
+            return None
+
+        payload = asyncio.run(first_event())
+        assert payload["status"] == "succeeded", payload
+        assert len(connection_proxy.tunnels) > sync_tunnels  # the trigger's polls
+        status = hook.get_status(handle)
+        assert hook.download(status.outputs[0], tmp_path / "out.png").bytes_written > 0
+    assert sync_tunnels >= 1
+    no_credentials_but_ours(emu)
