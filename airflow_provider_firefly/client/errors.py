@@ -1,19 +1,24 @@
-"""Typed errors for every way a Firefly or IMS call can fail, and the parsers that build them.
+"""Typed errors for every way a Firefly or IMS call can fail, and the one builder of them.
 
 Every error carries what a user needs to act (HTTP status, Adobe's ``error_code``, a message,
-the request id) and never a token, a secret or a request body. Parsers accept any bytes: an
-empty 429 body, HTML from a proxy or truncated JSON all become a clean error.
+the request id) and never a token, a secret or a request body. The server texts in them are
+read by :mod:`.server_text` (re-exported here), which accepts any bytes: an empty 429 body,
+HTML from a proxy or truncated JSON all become a clean error.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
+
+from airflow_provider_firefly.client.server_text import (
+    MAX_FIELD,
+    clip_server_text,
+    header_value,
+    parse_error_body,
+    parse_retry_after,
+    redact,
+)
 
 __all__ = [
     "FireflyAccessError",
@@ -43,10 +48,6 @@ __all__ = [
     "redact",
 ]
 
-_MAX_MESSAGE = 500
-#: Longest server-supplied code or id kept in an error (``error_code``, ``request_id``...).
-_MAX_FIELD = 120
-
 
 class FireflyError(Exception):
     """Base class of every error raised by this package.
@@ -74,8 +75,8 @@ class FireflyError(Exception):
         self.status = status
         # Codes and ids come from servers (IMS may echo a secret in ``error``): they reach
         # str() and repr(), so they are redacted and clipped like the message.
-        self.error_code = clip_server_text(error_code, _MAX_FIELD)
-        self.request_id = clip_server_text(request_id, _MAX_FIELD)
+        self.error_code = clip_server_text(error_code, MAX_FIELD)
+        self.request_id = clip_server_text(request_id, MAX_FIELD)
         self.job_id = clip_server_text(job_id, 300)
 
     def __str__(self) -> str:
@@ -152,7 +153,7 @@ class FireflyAccessError(FireflyError):
 
     def __init__(self, message: str, *, access_error: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        self.access_error = clip_server_text(access_error, _MAX_FIELD)
+        self.access_error = clip_server_text(access_error, MAX_FIELD)
 
 
 class FireflyNotFoundError(FireflyError):
@@ -180,7 +181,7 @@ class FireflyRateLimitError(FireflyError):
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
-        self.limit_level = clip_server_text(limit_level, _MAX_FIELD)
+        self.limit_level = clip_server_text(limit_level, MAX_FIELD)
 
 
 class FireflyServerError(FireflyError):
@@ -268,136 +269,6 @@ class FireflyDownloadRefusedError(FireflyError):
         self.reason = reason
 
 
-# What must never reach a message even if a server or proxy echoes it back: JWT-shaped strings
-# (IMS access tokens), the value after "Bearer", and client_secret=... form fields.
-_SECRET_PATTERNS = re.compile(
-    r"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"
-    r"|(?<=[Bb]earer )[^\s\"',;]{8,}"
-    r"|(?<=client_secret=)[^\s&\"',;]+"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with token-shaped values replaced by ``***`` (for texts that servers sent)."""
-    return _SECRET_PATTERNS.sub("***", text)
-
-
-def _clip(text: str) -> str:
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-
-
-def clip_server_text(value: object, limit: int = _MAX_MESSAGE) -> str | None:
-    """A server-supplied text made safe to show: whitespace and control characters folded,
-    token-shaped values redacted, clipped to ``limit`` characters. None stays None."""
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    text = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _location(value: Any) -> list[Any]:
-    """A validation error's ``loc``: at most 10 parts, each an int or a clipped text."""
-    if not isinstance(value, list):
-        return []
-    return [
-        p if isinstance(p, int) and not isinstance(p, bool) else clip_server_text(p, 60)
-        for p in value[:10]
-    ]
-
-
-def parse_error_body(body: bytes | str | None) -> dict[str, Any]:
-    """Extract ``error_code``, ``message`` and ``validation_errors`` from any error body.
-
-    Understands Firefly's ``{"error_code", "message"}``, IMS's ``{"error",
-    "error_description"}``, custom models' ``{"reason", "message"}`` and gateway bodies; an empty,
-    non-JSON or malformed body gives ``{}`` or just a clipped text message. Never raises.
-    """
-    if body is None:
-        return {}
-    if isinstance(body, bytes):
-        text = body[:65536].decode("utf-8", errors="replace")
-    else:
-        text = body[:65536]
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        # RecursionError: deeply nested JSON (``[[[[...``) from a hostile or broken proxy.
-        if text.lstrip().startswith("<"):
-            return {}
-        return {"message": _clip(text)}
-    if not isinstance(data, dict):
-        return {}
-    result: dict[str, Any] = {}
-    code = data.get("error_code", data.get("error", data.get("reason")))
-    if isinstance(code, (str, int)) and not isinstance(code, bool):
-        result["error_code"] = clip_server_text(code, _MAX_FIELD)
-    message = data.get("message", data.get("error_description"))
-    if isinstance(message, str) and message:
-        result["message"] = _clip(message)
-    errors = data.get("validation_errors")
-    if isinstance(errors, list):
-        result["validation_errors"] = [
-            {
-                "loc": _location(e.get("loc")),
-                "msg": _clip(str(e.get("msg", ""))),
-                "type": clip_server_text(e.get("type", ""), _MAX_FIELD) or "",
-            }
-            for e in errors[:100]
-            if isinstance(e, dict)
-        ]
-    return result
-
-
-_MAX_RETRY_AFTER = 24 * 3600.0
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``retry-after`` header in seconds or as an HTTP-date.
-
-    Adobe's spec calls it a date and its older docs a number of seconds; both are seen. Returns
-    None for an absent or unreadable value, 0 for a date in the past. Never raises.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or len(value) > 64:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(seconds):
-            return None
-        return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    try:
-        delta = when.timestamp() - (time.time() if now is None else now)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return min(max(delta, 0.0), _MAX_RETRY_AFTER)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        for key, item in headers.items():
-            if key.lower() == lowered:
-                return item
-    return value
-
-
 _HINTS = {
     401: "the access token was refused; it is refreshed once automatically",
     413: "the request or upload is too large",
@@ -419,7 +290,7 @@ def error_from_response(
         from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
 
         message += f" (Firefly accepts uploads up to {MAX_UPLOAD_BYTES / 1e6:g} MB)"
-    request_id = _header(headers, "x-request-id")
+    request_id = header_value(headers, "x-request-id")
     common: dict[str, Any] = {"status": status, "error_code": code, "request_id": request_id}
     text = f"{what} failed: {message}"
     if status in (400, 422) and (parsed.get("validation_errors") or code == "validation_error"):
@@ -433,7 +304,7 @@ def error_from_response(
     if status == 401:
         return FireflyAuthError(text, **common)
     if status == 403:
-        access = _header(headers, "x-access-error")
+        access = header_value(headers, "x-access-error")
         if access:
             text += f" (x-access-error: {access})"
         return FireflyAccessError(text, access_error=access, **common)
@@ -444,8 +315,8 @@ def error_from_response(
     if status == 429:
         return FireflyRateLimitError(
             f"{what} was rate limited by Adobe: {message}",
-            retry_after=parse_retry_after(_header(headers, "retry-after")),
-            limit_level=_header(headers, "x-access-rate-limit-level"),
+            retry_after=parse_retry_after(header_value(headers, "retry-after")),
+            limit_level=header_value(headers, "x-access-rate-limit-level"),
             **common,
         )
     if status == 451:
@@ -454,6 +325,6 @@ def error_from_response(
         )
     if status == 408 or status >= 500:
         return FireflyServerError(
-            text, retry_after=parse_retry_after(_header(headers, "retry-after")), **common
+            text, retry_after=parse_retry_after(header_value(headers, "retry-after")), **common
         )
     return FireflyRequestError(text, **common)

@@ -1,5 +1,8 @@
 """HTTP transports: ``requests`` for blocking code, ``httpx`` for asyncio, one retry policy.
 
+The blocking one lives here; :class:`AsyncTransport` (in :mod:`.async_transport`) and the
+shared types (in :mod:`.http_base`) are re-exported.
+
 A transport sends one logical request, retries it as :class:`RetryPolicy` says, and either
 returns a 2xx/3xx :class:`HttpResponse` or raises the typed error for the failure. It knows
 nothing of tokens: the auth layer adds headers, and downloads of presigned URLs go through
@@ -15,41 +18,30 @@ their signature there.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
+from airflow_provider_firefly.client.async_transport import AsyncTransport
 from airflow_provider_firefly.client.config import HttpSettings
-from airflow_provider_firefly.client.errors import error_from_response
+from airflow_provider_firefly.client.http_base import (
+    HttpResponse,
+    StreamResult,
+    body_for,
+    check_response,
+    describe_url,
+    outgoing,
+)
 from airflow_provider_firefly.client.http_clients import (
     harden_session,
-    new_async_client,
     new_session,
     request_options,
 )
-from airflow_provider_firefly.client.http_errors import (
-    httpx_error,
-    requests_error,
-    urllib3_error,
-)
-from airflow_provider_firefly.client.limits import (
-    ACCEPT_ENCODING,
-    MAX_ERROR_BODY_BYTES,
-    MAX_JSON_BYTES,
-    BoundedBody,
-    Deadline,
-    Inflater,
-    decode_json,
-)
+from airflow_provider_firefly.client.http_errors import requests_error, urllib3_error
+from airflow_provider_firefly.client.limits import Deadline
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.watchdog import AttemptWatch
 
@@ -70,85 +62,6 @@ SinkFactory = Callable[[], AbstractContextManager[IO[bytes]]]
 
 #: Bytes asked of the socket per read; a read returns as soon as any bytes arrived.
 _READ_CHUNK = 64 * 1024
-
-
-def describe_url(url: str) -> str:
-    """``host[:port]/path`` without scheme, query or fragment: safe to log."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return f"{netloc}{parts.path}"
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """A finished response, independent of the HTTP library that fetched it."""
-
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
-
-    def json(self) -> Any:
-        """The body as JSON; a :class:`FireflyError` (never a ``ValueError`` or
-        ``RecursionError``) if it is not JSON or is nested absurdly deep."""
-        return decode_json(
-            self.content,
-            what=describe_url(self.url),
-            status=self.status,
-            request_id=self.headers.get("x-request-id"),
-        )
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("x-request-id")
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """What a streamed download wrote."""
-
-    bytes_written: int
-    content_type: str | None
-
-
-def check_response(status: int, headers: Mapping[str, str], body: bytes, what: str) -> None:
-    """Raise the typed error for a 4xx/5xx status."""
-    if status >= 400:
-        raise error_from_response(status, headers, body, what=what)
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """A request as both transports send it: label, headers and body bytes."""
-
-    what: str
-    headers: dict[str, str]
-    data: bytes | None
-
-
-def _outgoing(
-    user_agent: str,
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str] | None,
-    json_body: Any,
-    content: bytes | None,
-    what: str | None,
-) -> _Outgoing:
-    sent = {
-        "User-Agent": user_agent,
-        "Accept": "application/json",
-        "Accept-Encoding": ACCEPT_ENCODING,
-    }
-    sent.update(headers or {})
-    data = content
-    if json_body is not None:
-        sent.setdefault("Content-Type", "application/json")
-        data = json.dumps(json_body, separators=(",", ":")).encode()
-    return _Outgoing(what or f"{method} {describe_url(url)}", sent, data)
 
 
 def iter_body(
@@ -187,13 +100,6 @@ def attempt_error(
     if isinstance(error, requests.RequestException):
         return requests_error(error, what, read_timeout, url)
     return error
-
-
-def _body_for(status: int, deadline: Deadline, what: str) -> BoundedBody:
-    """JSON replies are kept up to the JSON cap; an error body is cut to what is parsed."""
-    if status >= 400:
-        return BoundedBody(MAX_ERROR_BODY_BYTES, deadline, what, truncate=True)
-    return BoundedBody(MAX_JSON_BYTES, deadline, what)
 
 
 class SyncTransport:
@@ -248,7 +154,7 @@ class SyncTransport:
     ) -> HttpResponse:
         """Send with retries (``policy`` or the transport's); return a 2xx/3xx response or
         raise the typed error."""
-        out = _outgoing(
+        out = outgoing(
             self.user_agent,
             method,
             url,
@@ -276,7 +182,7 @@ class SyncTransport:
                         **request_options(url, self.settings),
                     ) as response,
                 ):
-                    body = _body_for(response.status_code, deadline, out.what)
+                    body = body_for(response.status_code, deadline, out.what)
                     for chunk in iter_body(response, out.what, read_timeout):
                         if not body.add(chunk):
                             break
@@ -323,127 +229,3 @@ class SyncTransport:
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
-
-
-class AsyncTransport:
-    """Non-blocking transport on ``httpx.AsyncClient``, with the same policy, bounds and errors.
-
-    The client is created lazily inside the running event loop and must be closed with
-    :meth:`aclose` (or ``async with``).
-    """
-
-    def __init__(
-        self,
-        settings: HttpSettings,
-        *,
-        user_agent: str,
-        policy: RetryPolicy | None = None,
-        http_client: Any = None,
-    ) -> None:
-        """``http_client``: an ``httpx.AsyncClient`` to share; the caller keeps owning it."""
-        self.settings = settings
-        self.policy = policy or RetryPolicy.from_settings(settings)
-        self.user_agent = user_agent
-        self._client: Any = http_client
-        self._owns_client = http_client is None
-
-    def _http(self) -> Any:
-        if self._client is None:
-            self._client = new_async_client(self.settings)
-        return self._client
-
-    @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """Held while an attempt runs; a shared transport waits here for a pool slot (the
-        wait is ours, so it does not count against the server's deadline)."""
-        yield
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content: bytes | None = None,
-        params: Mapping[str, Any] | None = None,
-        idempotent: bool = True,
-        what: str | None = None,
-    ) -> HttpResponse:
-        """Send with retries; return a 2xx/3xx response or raise the typed error."""
-        import httpx
-
-        out = _outgoing(
-            self.user_agent,
-            method,
-            url,
-            headers=headers,
-            json_body=json_body,
-            content=content,
-            what=what,
-        )
-        client = self._http()
-        read_timeout = self.settings.read_timeout
-
-        async def attempt() -> HttpResponse:
-            async with self._slot():
-                deadline = Deadline(self.settings.request_deadline, out.what)
-                try:
-                    # The total deadline covers the headers as well as the body.
-                    async with asyncio.timeout(deadline.remaining()):
-                        result = await self._send(
-                            client,
-                            method=method,
-                            url=url,
-                            out=out,
-                            params=params,
-                            deadline=deadline,
-                        )
-                except TimeoutError:
-                    raise deadline.expired_error() from None
-                except httpx.HTTPError as error:
-                    raise httpx_error(error, out.what, read_timeout, url) from None
-            check_response(result.status, result.headers, result.content, out.what)
-            return result
-
-        return await self.policy.acall(attempt, out.what, idempotent=idempotent)
-
-    @staticmethod
-    async def _send(
-        client: Any,
-        *,
-        method: str,
-        url: str,
-        out: _Outgoing,
-        params: Mapping[str, Any] | None,
-        deadline: Deadline,
-    ) -> HttpResponse:
-        async with client.stream(
-            method,
-            url,
-            headers=out.headers,
-            params=dict(params) if params else None,
-            content=out.data,
-        ) as response:
-            body = _body_for(response.status_code, deadline, out.what)
-            inflater = Inflater(response.headers.get("Content-Encoding"), out.what)
-            async for raw in response.aiter_raw():
-                if not all(body.add(chunk) for chunk in inflater.feed(raw)):
-                    break
-            return HttpResponse(
-                response.status_code,
-                CaseInsensitiveDict(response.headers),
-                body.content(),
-                str(response.url),
-            )
-
-    async def aclose(self) -> None:
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-        self._client = None
-
-    async def __aenter__(self) -> AsyncTransport:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
