@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import pwd
@@ -68,13 +69,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _load_libc() -> Any:
+    # Loaded here, in the parent: a child that has switched to the postgres user may not be
+    # allowed to read this Python's files any more (a lazy import would fail there).
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM it if the parent dies without cleaning up (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
