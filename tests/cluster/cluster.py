@@ -54,12 +54,21 @@ WORKER_CONCURRENCY = 4
 #: whose worker died; Airflow's default (300 s) would make the worker-kill test take minutes.
 TI_HEARTBEAT_TIMEOUT = 20
 #: Seconds without a triggerer heartbeat before another triggerer takes its triggers.
-TRIGGERER_HEALTH_THRESHOLD = 12
+TRIGGERER_HEALTH_THRESHOLD = 20
 #: Connection ids, one emulator client (one organisation) each, so that the tests' figures
 #: (tokens, jobs, rate limits) never mix.
-CONNECTIONS = ("ff_cl_mapped", "ff_cl_worker_kill", "ff_cl_triggerer_kill", "ff_cl_budget")
+CONNECTIONS = (
+    "ff_cl_mapped",
+    "ff_cl_worker_kill",
+    "ff_cl_triggerer_kill",
+    "ff_cl_triggerer_pause",
+    "ff_cl_budget",
+)
 #: The organisation budget of the budget test and benchmark.
 BUDGET_RPM = 30
+#: The pool every task of the budget DAG runs in, deferred tasks included (the docs' advice):
+#: 10 slots divide the 30 requests per minute into 3 per slot.
+BUDGET_POOL = ("ff_budget", 10)
 KEEP_RUNS = 3
 
 
@@ -166,6 +175,15 @@ class Processes:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
+    def pause(self, name: str) -> None:
+        """SIGSTOP the process group of ``name`` (a host that freezes: GC pause, stopped VM)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.procs[name].pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.procs[name].pid, signal.SIGCONT)
+
     def stop(self, names: list[str], timeout: float = 20) -> None:
         """Stop each process (its clean signal to the group), SIGKILL what is left of the group.
 
@@ -176,6 +194,7 @@ class Processes:
         for name in live:
             proc = self.procs[name]
             if proc.poll() is None:
+                self.resume(name)  # a paused group would not act on SIGTERM
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     if self.stop_signal[name] == signal.SIGTERM:
                         os.killpg(proc.pid, signal.SIGTERM)
@@ -586,8 +605,13 @@ def airflow_env(
     return env
 
 
-DAG_IDS = ("ff_cluster_mapped", "ff_cluster_worker_kill", "ff_cluster_triggerer_kill",
-           "ff_cluster_budget")  # fmt: skip
+DAG_IDS = (
+    "ff_cluster_mapped",
+    "ff_cluster_worker_kill",
+    "ff_cluster_triggerer_kill",
+    "ff_cluster_triggerer_pause",
+    "ff_cluster_budget",
+)
 
 
 @contextlib.contextmanager
@@ -634,6 +658,17 @@ def running_cluster(emu: ClusterEmulator, start_timeout: float = 300) -> Iterato
                     cluster.api("GET", f"/api/v2/dags/{dag_id}", timeout=5)
                     pending.discard(dag_id)
             time.sleep(1)
+        name, slots = BUDGET_POOL
+        cluster.api(
+            "POST",
+            "/api/v2/pools",
+            {
+                "name": name,
+                "slots": slots,
+                "include_deferred": True,
+                "description": "Firefly tasks of the budget organisation",
+            },
+        )
         # Both triggerers registered (a triggerer-kill test needs a survivor).
         while len(cluster.triggerer_ids()) < len(TRIGGERERS):
             procs.check_alive()

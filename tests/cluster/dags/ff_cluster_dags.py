@@ -7,8 +7,11 @@ each its own emulator client, i.e. its own organisation, all with ``shared_cache
 * ``ff_cluster_mapped``: 20 text-to-image tasks waiting in a worker, 20 in a triggerer.
 * ``ff_cluster_worker_kill``: 2 tasks waiting in workers, one retry (the worker dies).
 * ``ff_cluster_triggerer_kill``: 6 deferred tasks polled early and often (the triggerer dies).
+* ``ff_cluster_triggerer_pause``: 4 deferred tasks polled early and often (a triggerer freezes
+  past the health-check threshold, then comes back).
 * ``ff_cluster_budget``: 20 sync and 20 deferred tasks with the provider's default polling,
-  through a connection whose ``requests_per_minute`` is the organisation's budget.
+  through a connection whose ``requests_per_minute`` is the organisation's budget, all in one
+  10-slot pool that counts deferred tasks.
 
 Parsing does no I/O.
 """
@@ -27,6 +30,7 @@ WORK = os.environ.get("FF_CLUSTER_WORK", "/tmp/ff-cluster-work")
 N_MAPPED = 20
 N_WORKER_KILL = 2
 N_TRIGGERER_KILL = 6
+N_TRIGGERER_PAUSE = 4
 N_BUDGET = 20
 #: First poll of a deferred task in the mapped and budget DAGs. A trigger that fires before the
 #: scheduler has processed the deferring worker's exit trips an Airflow 3.3.2 race
@@ -96,16 +100,29 @@ with _dag("ff_cluster_triggerer_kill") as ff_cluster_triggerer_kill:
         **_common("ff_cl_triggerer_kill"),
     ).expand(prompt=_prompts(N_TRIGGERER_KILL, "triggerer kill"))
 
+with _dag("ff_cluster_triggerer_pause") as ff_cluster_triggerer_pause:
+    FireflyGenerateImagesOperator.partial(
+        task_id="deferred",
+        deferrable=True,
+        expected_seconds=2,
+        poll_interval=2,
+        max_poll_interval=4,
+        retries=0,
+        **_common("ff_cl_triggerer_pause"),
+    ).expand(prompt=_prompts(N_TRIGGERER_PAUSE, "triggerer pause"))
+
 with _dag("ff_cluster_budget") as ff_cluster_budget:
     # The provider's default polling (first poll at the operation's expected duration, then
-    # 2 s growing to 30 s): what a user gets without tuning.
+    # 2 s growing to 30 s): what a user gets without tuning. Every task in one pool that also
+    # counts deferred tasks (created by the fixture, 10 slots), as docs/deployment.md advises.
     FireflyGenerateImagesOperator.partial(
-        task_id="sync", deferrable=False, retries=0, **_common("ff_cl_budget")
+        task_id="sync", deferrable=False, retries=0, pool="ff_budget", **_common("ff_cl_budget")
     ).expand(prompt=_prompts(N_BUDGET, "sync"))
     FireflyGenerateImagesOperator.partial(
         task_id="deferred",
         deferrable=True,
         expected_seconds=DEFER_FIRST_POLL,
         retries=0,
+        pool="ff_budget",
         **_common("ff_cl_budget"),
     ).expand(prompt=_prompts(N_BUDGET, "deferred"))
