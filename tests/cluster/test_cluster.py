@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -115,7 +116,9 @@ def test_killed_worker_task_resumes_its_job_on_the_other_worker(
     """SIGKILL a worker host while its task waits on a job: after the heartbeat timeout the
     scheduler retries the task, the other worker runs the retry, which resumes the same job."""
     dag_id, conn = "ff_cluster_worker_kill", "ff_cl_worker_kill"
-    emulator.emu.configure(job_duration=35.0)
+    # Longer than the kill: the retry (heartbeat timeout 20 s later) resumes a running or
+    # finished job; either way it must not submit a new one.
+    emulator.emu.configure(job_duration=20.0)
     run_id = cluster.trigger(dag_id)
 
     def both_waiting() -> list[dict[str, Any]] | None:
@@ -259,7 +262,8 @@ def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
     """A triggerer freezes (SIGSTOP) past the health-check threshold, the other takes its
     triggers, then it comes back (SIGCONT): it must drop them without cancelling the jobs."""
     dag_id, conn = "ff_cluster_triggerer_pause", "ff_cl_triggerer_pause"
-    emulator.emu.configure(job_duration=40.0)
+    # Jobs that outlast the whole episode; shortened once the frozen triggerer is back.
+    emulator.emu.configure(job_duration=600.0)
     run_id = cluster.trigger(dag_id)
     owners, ids = _polling_triggers(cluster, emulator, dag_id, run_id, 4)
     victim = owners.most_common(1)[0][0]
@@ -277,6 +281,17 @@ def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
         )
     finally:
         cluster.procs.resume(victim)
+    resumed = datetime.now(timezone.utc)
+
+    def heartbeats_after_resume() -> bool:
+        (row,) = cluster.sql("SELECT latest_heartbeat FROM job WHERE id = %s", (ids[victim],))
+        return bool(row["latest_heartbeat"] > resumed + timedelta(seconds=4))
+
+    # The thawed triggerer has run its loop (heartbeat, then its trigger list) a few times.
+    _wait_for("the thawed triggerer to heartbeat again", heartbeats_after_resume, 60, cluster)
+    time.sleep(3)
+    for job in emulator.jobs_for(conn):
+        emulator.emu.set_job(job["jobId"], duration=time.time() - float(job["created"]) + 1)
     state = cluster.wait_run(dag_id, run_id, timeout=300)
     tis = cluster.task_instances(dag_id, run_id)
     jobs = emulator.jobs_for(conn)
