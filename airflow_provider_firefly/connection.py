@@ -28,6 +28,7 @@ from airflow_provider_firefly.client.limits import (
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
 )
+from airflow_provider_firefly.client.pacing import TaskPacer, share_per_slot
 
 __all__ = [
     "CONN_TYPE",
@@ -147,10 +148,19 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     ),
     "requests_per_minute": ExtraField(
         "Requests per minute",
-        "Your organisation's Firefly request budget (Adobe's default is 4). Deferrable tasks "
-        "pace all their status polls through this connection to it, in each triggerer. "
-        "Empty: no local pacing (429s still pause polling).",
+        "Your organisation's Firefly request budget (Adobe's default is 4). Each task "
+        "through this connection sends at most its share, requests_per_minute / budget_slots "
+        "a minute, whichever worker or triggerer runs it. Empty: no local pacing (a 429 still "
+        "waits its retry-after and never fails a task).",
         "number",
+    ),
+    "budget_slots": ExtraField(
+        "Budget slots (pool size)",
+        "Slots of the Airflow pool (with include_deferred) that every Firefly task of this "
+        "organisation runs in; each task paces its requests to requests_per_minute / "
+        "budget_slots a minute. At most requests_per_minute. Empty: requests_per_minute "
+        "slots (one request a minute per task).",
+        "integer",
     ),
     "max_attempts": ExtraField(
         "Attempts per request",
@@ -180,6 +190,14 @@ class FireflyConnectionConfig:
     token_cache: TokenCacheSettings
     shared_token_cache: bool
     requests_per_minute: float | None = None
+    budget_slots: int | None = None
+
+    def task_pacer(self, *, deadline: float | None = None) -> TaskPacer | None:
+        """A new pacer for one task (or one trigger run) of this connection; None without a
+        budget. Create it when the task starts: its first request waits one spacing."""
+        return TaskPacer.for_budget(
+            self.requests_per_minute, self.budget_slots, deadline=deadline, name=self.conn_id
+        )
 
 
 def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -321,17 +339,29 @@ def _parse_connection(
         http=http,
         token_cache=token_cache,
         shared_token_cache=bool(default("shared_cache")),
-        requests_per_minute=_budget(conn_id, values.get("requests_per_minute")),
+        **_budget(conn_id, values.get("requests_per_minute"), values.get("budget_slots")),
     )
 
 
-def _budget(conn_id: str, value: float | None) -> float | None:
+def _budget(conn_id: str, value: float | None, slots: int | None) -> dict[str, Any]:
     if value is None:
-        return None
+        if slots is not None:
+            raise FireflyConfigError(
+                f"connection {conn_id!r}: extra field 'budget_slots' needs "
+                "'requests_per_minute' (the organisation's budget it divides) as well",
+                field="budget_slots",
+            )
+        return {}
     if not 0 < value <= 100_000:
         raise FireflyConfigError(
             f"connection {conn_id!r}: extra field 'requests_per_minute' must be above 0 "
             f"(Adobe's default budget is 4), got {value!r}",
             field="requests_per_minute",
         )
-    return float(value)
+    try:
+        share_per_slot(value, slots)
+    except FireflyConfigError as error:
+        raise FireflyConfigError(
+            f"connection {conn_id!r}: extra field {error.message}", field=error.field
+        ) from None
+    return {"requests_per_minute": float(value), "budget_slots": slots}

@@ -54,6 +54,7 @@ from airflow_provider_firefly.client.jobs import (
 )
 from airflow_provider_firefly.client.limits import MAX_MODEL_PAGES, MAX_UPLOAD_BYTES
 from airflow_provider_firefly.client.operations import OPERATIONS, Operation, get_operation
+from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.polling import PollPolicy, wait_for_job
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.submit_methods import SubmitMethods
@@ -101,8 +102,11 @@ class _ClientBase:
         on_token: Callable[[str], None] | None = None,
         user_agent: str | None = None,
         token_manager: TokenManager | None = None,
+        pacer: TaskPacer | None = None,
     ) -> None:
         self.credentials = credentials
+        # This task's share of the organisation's budget: every Firefly request waits for it.
+        self.pacer = pacer
         self.http = http or HttpSettings()
         self.token_cache = token_cache or TokenCacheSettings()
         self.shared_store = shared_store
@@ -203,7 +207,7 @@ class FireflyClient(SubmitMethods, _ClientBase):
 
     @cached_property
     def transport(self) -> SyncTransport:
-        return SyncTransport(self.http, user_agent=self.user_agent)
+        return SyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
 
     def get_access_token(self) -> str:
         """A valid IMS access token, from the caches when possible."""
@@ -486,7 +490,7 @@ class AsyncFireflyClient(_ClientBase):
 
     @cached_property
     def transport(self) -> AsyncTransport:
-        return AsyncTransport(self.http, user_agent=self.user_agent)
+        return AsyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
 
     def use_transport(self, transport: AsyncTransport) -> None:
         """Send through ``transport`` from now on (e.g. one sharing a rate budget and a
@@ -499,6 +503,8 @@ class AsyncFireflyClient(_ClientBase):
         bind = getattr(transport, "bind_connection", None)
         if callable(bind):
             bind(self.credentials.client_id)
+        if transport.pacer is None:
+            transport.pacer = self.pacer
         self.__dict__["transport"] = transport
 
     async def get_access_token(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from airflow_provider_firefly.client.http_base import (
 from airflow_provider_firefly.client.http_clients import new_async_client
 from airflow_provider_firefly.client.http_errors import httpx_error
 from airflow_provider_firefly.client.limits import Deadline, Inflater
+from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 
 __all__ = ["AsyncTransport"]
@@ -43,9 +45,12 @@ class AsyncTransport:
         user_agent: str,
         policy: RetryPolicy | None = None,
         http_client: Any = None,
+        pacer: TaskPacer | None = None,
     ) -> None:
-        """``http_client``: an ``httpx.AsyncClient`` to share; the caller keeps owning it."""
+        """``http_client``: an ``httpx.AsyncClient`` to share; the caller keeps owning it.
+        ``pacer``: the task's share of the request budget, awaited by every attempt."""
         self.settings = settings
+        self.pacer = pacer
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.user_agent = user_agent
         self._client: Any = http_client
@@ -110,7 +115,8 @@ class AsyncTransport:
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
-        return await self.policy.acall(attempt, out.what, idempotent=idempotent)
+        paced = attempt if self.pacer is None else functools.partial(self.pacer.acall, attempt)
+        return await self.policy.acall(paced, out.what, idempotent=idempotent)
 
     @staticmethod
     async def _send(

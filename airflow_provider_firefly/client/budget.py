@@ -50,6 +50,7 @@ from airflow_provider_firefly.client.limits import (
     SPACING_MARGIN,
     request_spacing,
 )
+from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.transport import AsyncTransport
 
@@ -336,8 +337,9 @@ class SharedAsyncTransport(AsyncTransport):
         user_agent: str,
         policy: RetryPolicy | None = None,
         pool_key: str | None = None,
+        pacer: TaskPacer | None = None,
     ) -> None:
-        super().__init__(settings, user_agent=user_agent, policy=policy)
+        super().__init__(settings, user_agent=user_agent, policy=policy, pacer=pacer)
         self.pool_key = pool_key
         self._pool: _Pool | None = None
         self._leased_key = ""

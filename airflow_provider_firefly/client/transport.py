@@ -18,6 +18,7 @@ their signature there.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -42,6 +43,7 @@ from airflow_provider_firefly.client.http_clients import (
 )
 from airflow_provider_firefly.client.http_errors import requests_error, urllib3_error
 from airflow_provider_firefly.client.limits import Deadline
+from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.watchdog import AttemptWatch
 
@@ -110,6 +112,8 @@ class SyncTransport:
     :param policy: the retry policy; built from ``settings`` by default.
     :param session: an existing session to use (the caller then owns it); it is made to keep
         no cookie and to ignore ``~/.netrc``, like the transport's own.
+    :param pacer: the task's share of the request budget; every attempt of :meth:`request`
+        (retries included) waits for it (see :mod:`.pacing`). Downloads are not paced.
     """
 
     def __init__(
@@ -119,8 +123,10 @@ class SyncTransport:
         user_agent: str,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        pacer: TaskPacer | None = None,
     ) -> None:
         self.settings = settings
+        self.pacer = pacer
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.user_agent = user_agent
         self._owns_session = session is None
@@ -203,7 +209,8 @@ class SyncTransport:
             check_response(result.status, result.headers, result.content, out.what)
             return result
 
-        return (policy or self.policy).call(attempt, out.what, idempotent=idempotent)
+        paced = attempt if self.pacer is None else functools.partial(self.pacer.call, attempt)
+        return (policy or self.policy).call(paced, out.what, idempotent=idempotent)
 
     def stream_to(
         self,
