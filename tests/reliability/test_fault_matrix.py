@@ -45,6 +45,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyServerError,
     FireflyTimeoutError,
 )
+from airflow_provider_firefly.operators import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
@@ -435,19 +436,21 @@ CASES: list[Case] = [
     Case("500-submit", "submit 500: not retried, nothing accepted", FireflyServerError,
          script(SUBMIT, *status_error(500)), jobs=0,
          check=lambda h, e: h.emu.counters()["requests_by_route"][SUBMIT] == 1),
+    # An unanswered submission: one error class on the first try and on every retry.
     Case("504-submit", "submit 504 from a gateway: maybe accepted, no blind resubmit",
-         FireflyServerError, script(SUBMIT, *status_error(504)), jobs=0, keeps="uncertain",
-         retry=FireflyConnectionError),
+         FireflyUnansweredSubmissionError, script(SUBMIT, *status_error(504)), jobs=0,
+         keeps="uncertain", retry=FireflyUnansweredSubmissionError),
     # timeouts and drops
-    Case("timeout-submit", "submit accepted, answer later than read_timeout", FireflyTimeoutError,
-         script(SUBMIT, {"delay": 1.5, "process": True}), conn=FAST_TIMEOUT, keeps="uncertain",
-         retry=FireflyConnectionError, message="not submitted again"),
-    Case("drop-submit-accepted", "submit accepted, connection dropped", FireflyConnectionError,
-         script(SUBMIT, {"drop": True, "process": True}), keeps="uncertain",
-         retry=FireflyConnectionError),
+    Case("timeout-submit", "submit accepted, answer later than read_timeout",
+         FireflyUnansweredSubmissionError, script(SUBMIT, {"delay": 1.5, "process": True}),
+         conn=FAST_TIMEOUT, keeps="uncertain", retry=FireflyUnansweredSubmissionError,
+         message="not submitted again"),
+    Case("drop-submit-accepted", "submit accepted, connection dropped",
+         FireflyUnansweredSubmissionError, script(SUBMIT, {"drop": True, "process": True}),
+         keeps="uncertain", retry=FireflyUnansweredSubmissionError),
     Case("drop-submit-unprocessed", "submit dropped before Firefly saw it (client can't tell)",
-         FireflyConnectionError, script(SUBMIT, {"drop": True}), jobs=0, keeps="uncertain",
-         retry=FireflyConnectionError),
+         FireflyUnansweredSubmissionError, script(SUBMIT, {"drop": True}), jobs=0,
+         keeps="uncertain", retry=FireflyUnansweredSubmissionError),
     Case("timeout-poll", "poll read timeout once", RECOVERS,
          script(STATUS, {"delay": 1.5}), conn=FAST_TIMEOUT),
     Case("drop-poll", "poll connection dropped twice", RECOVERS,
