@@ -33,7 +33,6 @@ from airflow_provider_firefly.client.errors import (
     FireflyAccessError,
     FireflyAuthError,
     FireflyConfigError,
-    FireflyConnectionError,
     FireflyContentPolicyError,
     FireflyError,
     FireflyJobCancelledError,
