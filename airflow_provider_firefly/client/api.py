@@ -316,6 +316,9 @@ class FireflyClient(SubmitMethods, _ClientBase):
             waited out until then (see :func:`~.polling.wait_for_job`).
         :param poll: the schedule; give it ``requests_per_minute`` to stay in the budget.
         """
+        if self.pacer is not None and timeout is not None:
+            # the pacer's 429 retries must not outlast the wait's deadline
+            self.pacer.give_up_after(timeout)
         return wait_for_job(
             job,
             # 429s come back at once: the loop waits them out within its own deadline.

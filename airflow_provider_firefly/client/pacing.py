@@ -144,6 +144,12 @@ class TaskPacer:
     def __repr__(self) -> str:
         return f"TaskPacer({self.name!r}, spacing={self.spacing:.2f}s, sent={self.sent_count})"
 
+    def give_up_after(self, seconds: float) -> None:
+        """Raise 429s instead of retrying them once ``seconds`` from now have passed (a
+        caller's own deadline, e.g. a job wait's timeout), if that is sooner."""
+        with self._lock:
+            self.deadline = min(self.deadline, self.clock() + seconds)
+
     # -- the rule ------------------------------------------------------------------------------
 
     def reserve(self) -> float:

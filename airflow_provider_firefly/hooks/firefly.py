@@ -11,12 +11,12 @@ import os
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.api import (
-    MAX_UPLOAD_BYTES,
     AsyncFireflyClient,
     FireflyClient,
     PollPolicy,
@@ -32,6 +32,7 @@ from airflow_provider_firefly.client.errors import (
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
 from airflow_provider_firefly.client.transport import StreamResult
+from airflow_provider_firefly.client.uploads import check_upload_size
 from airflow_provider_firefly.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -54,6 +55,18 @@ def _mask(value: str) -> None:
     from airflow.sdk.log import mask_secret
 
     mask_secret(value)
+
+
+def _mask_proxy(proxy_url: str | None) -> None:
+    """Mask a proxy URL and its password (as written and percent-decoded): it may carry
+    credentials, and an error or a log line may quote either form."""
+    if not proxy_url:
+        return
+    _mask(proxy_url)
+    password = urlsplit(proxy_url).password
+    if password:
+        _mask(password)
+        _mask(unquote(password))
 
 
 def _user_agent() -> str:
@@ -145,6 +158,7 @@ class FireflyHook(BaseHook):
             conn_id, login=conn.login, password=conn.password, extra=conn.extra
         )
         _mask(config.credentials.client_secret)
+        _mask_proxy(config.http.proxy_url)
         return config
 
     @cached_property
@@ -165,6 +179,8 @@ class FireflyHook(BaseHook):
             "shared_store": shared_store,
             "on_token": _mask,
             "user_agent": _user_agent(),
+            # This task's (or trigger run's) share of the organisation's budget, from now on.
+            "pacer": config.task_pacer(),
         }
 
     @cached_property
@@ -335,12 +351,7 @@ class FireflyHook(BaseHook):
             path: Any = source
             if not path.exists():
                 raise FireflyConfigError(f"image {path} does not exist", field="image")
-            size = path.stat().st_size
-            if size > MAX_UPLOAD_BYTES:
-                raise FireflyValidationError(
-                    f"image {path} is {size / 1e6:.1f} MB; Firefly accepts up to 15 MB",
-                    errors=[{"loc": ["image"], "msg": "too large", "type": "value_error"}],
-                )
+            check_upload_size(path.stat().st_size, what=f"image {path}")
             with path.open("rb") as handle:
                 return self.client.upload_image(handle.read(), content_type=content_type)
         return self.client.upload_image(source, content_type=content_type)  # type: ignore[arg-type]
@@ -349,13 +360,24 @@ class FireflyHook(BaseHook):
         self,
         output: JobOutput | str,
         destination: str | os.PathLike[str] | ObjectStoragePath,
+        *,
+        job_id: str | None = None,
     ) -> StreamResult:
-        """Stream an output to a local path or an ``ObjectStoragePath``, one chunk in memory."""
+        """Stream an output to a local path or an ``ObjectStoragePath``, one chunk in memory.
+
+        :param job_id: named in a refusal. A refused or failed download leaves no partial
+            file, local or remote.
+        """
         if is_object_storage_path(destination):
             target: Any = destination
             target.parent.mkdir(parents=True, exist_ok=True)
-            return self.client.download(output, lambda: target.open("wb"))
-        return self.client.download(output, destination)  # type: ignore[arg-type]
+            return self.client.download(
+                output,
+                lambda: target.open("wb"),
+                job_id=job_id,
+                discard=lambda: target.unlink(missing_ok=True),
+            )
+        return self.client.download(output, destination, job_id=job_id)  # type: ignore[arg-type]
 
     def list_custom_models(self, *, page_size: int = 20) -> Iterator[dict[str, Any]]:
         """Every custom model the credential may use."""

@@ -47,15 +47,18 @@ from airflow_provider_firefly.client.errors import (
     FireflyError,
     FireflyRateLimitError,
     FireflyServerError,
+    FireflyTLSError,
 )
 from airflow_provider_firefly.client.jobs import (
     JobHandle,
     JobStatus,
     job_error,
 )
+from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.hooks.firefly import FireflyHook
 from airflow_provider_firefly.triggers.events import EVENT_STATUSES, raise_for_event
+from airflow_provider_firefly.triggers.ownership import task_still_deferred
 
 __all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "raise_for_event"]
 
@@ -73,6 +76,11 @@ _TERMINAL_EVENT = {
     "canceled": "cancelled",
     "timeout": "timeout",
 }
+
+
+def _cancel_timeout(client: AsyncFireflyClient) -> float:
+    """A cancel's time limit: its own, plus the wait for this run's turn in the budget."""
+    return CANCEL_TIMEOUT + (client.pacer.spacing if client.pacer is not None else 0.0)
 
 
 def _positive(name: str, value: Any) -> float:
@@ -159,6 +167,7 @@ class FireflyJobTrigger(BaseTrigger):
         )
         self._last_report: tuple[str, int | None] | None = None
         self._connection_budget: float | None = None  # read from the connection in run()
+        self._pacer: TaskPacer | None = None  # this run's share of the budget, from run()
 
     # -- serialisation -----------------------------------------------------------------------
 
@@ -207,7 +216,12 @@ class FireflyJobTrigger(BaseTrigger):
 
     async def _client(self) -> AsyncFireflyClient:
         hook = FireflyHook(firefly_conn_id=self.firefly_conn_id)
+        # The client's pacer (this trigger run's share of the organisation's budget, see
+        # client/pacing.py) starts now: the first poll waits one spacing whatever triggerer
+        # runs it.
         client = await hook.aget_client()
+        if self._pacer is None:
+            self._pacer = client.pacer
         # The connection's own budget applies when the kwargs name none.
         self._connection_budget = hook.config.requests_per_minute
         return client
@@ -317,6 +331,9 @@ class FireflyJobTrigger(BaseTrigger):
                 )
                 due = loop.time()  # the budget's pause delays the next poll
                 continue
+            except FireflyTLSError as error:
+                # an untrusted certificate stays untrusted: no point polling again
+                return self._error_payload(error, last)
             except (FireflyServerError, FireflyConnectionError) as error:
                 transient += 1
                 if transient >= MAX_TRANSIENT_FAILURES:
@@ -376,9 +393,11 @@ class FireflyJobTrigger(BaseTrigger):
         outcome = "cancel requested"
         try:
             await budget.acquire()
-            cancelled = await asyncio.wait_for(client.cancel(handle), timeout=CANCEL_TIMEOUT)
+            cancelled = await asyncio.wait_for(
+                client.cancel(handle), timeout=_cancel_timeout(client)
+            )
         except asyncio.TimeoutError:
-            outcome = f"cancel unanswered after {CANCEL_TIMEOUT:g} s"
+            outcome = f"cancel unanswered after {_cancel_timeout(client):.0f} s"
             self.log.warning("Firefly job %s: %s", self.job_id, outcome)
         except FireflyError as error:
             outcome = f"cancel failed: {error}"
@@ -393,7 +412,7 @@ class FireflyJobTrigger(BaseTrigger):
                 try:
                     await budget.acquire()
                     status = await asyncio.wait_for(
-                        client.get_status(handle), timeout=CANCEL_TIMEOUT
+                        client.get_status(handle), timeout=_cancel_timeout(client)
                     )
                 except (FireflyError, asyncio.TimeoutError):
                     pass
@@ -410,15 +429,26 @@ class FireflyJobTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """A user killed the deferred task (mark failed, clear...): cancel the job we own.
 
-        Not called on triggerer shutdown or redistribution. Jobs a sensor merely watches
-        (``cancel_on_deadline=False``) are left alone.
+        Not called on triggerer shutdown. Airflow 3.3 also calls it when a triggerer finds
+        its trigger handed to another triggerer (apache/airflow#73454): the task is then still
+        deferred and the other triggerer polls the job, so it is left alone. Jobs a sensor
+        merely watches (``cancel_on_deadline=False``) are left alone too.
         """
         if not self.cancel_on_deadline:
             return
+        if await task_still_deferred(getattr(self, "task_instance", None)):
+            self.log.warning(
+                "Trigger for Firefly job %s stopped here but its task is still deferred "
+                "(another triggerer took the trigger over); the job is not cancelled",
+                self.job_id,
+            )
+            return
         try:
             async with await self._client() as client:
+                if self._pacer is not None:
+                    client.pacer = self._pacer  # this run's share: the cancel waits its turn
                 cancelled = await asyncio.wait_for(
-                    client.cancel(JobHandle.from_dict(self.job)), timeout=CANCEL_TIMEOUT
+                    client.cancel(JobHandle.from_dict(self.job)), timeout=_cancel_timeout(client)
                 )
             self.log.warning(
                 "Task killed: Firefly job %s %s",

@@ -321,3 +321,13 @@ def test_a_shared_transport_takes_the_clients_pacer(
     shared = SharedAsyncTransport(client.http, user_agent="t")
     client.use_transport(shared)
     assert shared.pacer is pacer
+
+
+def test_give_up_after_only_shortens_the_deadline() -> None:
+    clock = FakeClock()
+    pacer = _paced(1.0, clock, deadline=clock.now + 100.0)
+    pacer.give_up_after(500.0)
+    assert pacer.deadline == pytest.approx(clock.now + 100.0)
+    pacer.give_up_after(20.0)
+    assert pacer.deadline == pytest.approx(clock.now + 20.0)
+    assert not pacer.rate_limited(_limited(retry_after=30.0))
