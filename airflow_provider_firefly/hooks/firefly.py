@@ -217,12 +217,21 @@ class FireflyHook(BaseHook):
         """
         try:
             config = self.config
-            client = self.client
-            client.get_access_token()
         except FireflyConfigError as error:
             prefix = f"connection {self.firefly_conn_id!r}: "
             message = error.message
             return False, message[len(prefix) :] if message.startswith(prefix) else message
+        # One probe outside any task and pool: it must not wait a task's budget share (a
+        # minute with Adobe's default), or the UI's Test button would seem to hang.
+        with FireflyClient(**{**self._client_kwargs(config), "pacer": None}) as client:
+            return self._probe(client, config)
+
+    @staticmethod
+    def _probe(client: FireflyClient, config: FireflyConnectionConfig) -> tuple[bool, str]:
+        try:
+            client.get_access_token()
+        except FireflyConfigError as error:
+            return False, error.message
         except FireflyAuthError as error:
             return False, error.message
         except FireflyConnectionError as error:

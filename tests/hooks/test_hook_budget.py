@@ -135,3 +135,15 @@ def test_object_storage_upload_size_uses_the_one_rule(
     assert message.startswith(f"image file://{big}") or message.startswith(f"image {big}")
     assert f"{MAX_UPLOAD_BYTES:,} bytes" in message
     assert firefly_emulator.counters()["requests_by_route"].get("POST /v2/storage/image", 0) == 0
+
+
+def test_the_test_button_does_not_wait_a_tasks_share(
+    firefly_emulator: FireflyEmulator, set_conn: SetConn
+) -> None:
+    """Adobe's default budget over its default slots is one request a minute per task; the
+    connection test is not a task and answers at once."""
+    hook = FireflyHook(set_conn("ff_button", firefly_emulator, requests_per_minute=4))
+    started = time.monotonic()
+    ok, message = hook.test_connection()
+    assert ok, message
+    assert time.monotonic() - started < 10
