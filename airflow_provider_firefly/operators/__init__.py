@@ -18,7 +18,10 @@ FireflyGenerateVideoOperator               text / image to video
 FireflyUploadImageOperator                 upload an image (XCom: upload id)
 FireflyListCustomModelsOperator            list custom models (XCom: the list)
 FireflyOperator                            any job operation, given a name or path and a body
+FireflyJobSensor                           wait for a job (e.g. ``wait_for_completion=False``)
 =========================================  ====================================================
+
+``FireflyJobSensor`` lives in :mod:`airflow_provider_firefly.sensors` and is re-exported here.
 
 ``FireflyUnansweredSubmissionError`` is raised by a job operator whose submission (or an earlier
 try's) was sent but never answered: see ``resubmit_unanswered``.
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         FireflyUploadImageOperator,
     )
     from airflow_provider_firefly.operators.video import FireflyGenerateVideoOperator
+    from airflow_provider_firefly.sensors.firefly import FireflyJobSensor
 
 _MODULES = {
     "FireflyJobOperator": "base",
@@ -69,6 +73,8 @@ _MODULES = {
     "FireflyOperator": "generic",
     "FireflyOutputLink": "links",
     "FireflyUnansweredSubmissionError": "_runner",
+    # absolute: the sensor is in the sensors package
+    "FireflyJobSensor": "airflow_provider_firefly.sensors.firefly",
 }
 
 __all__ = [
@@ -80,6 +86,7 @@ __all__ = [
     "FireflyGenerateSimilarImagesOperator",
     "FireflyGenerateVideoOperator",
     "FireflyJobOperator",
+    "FireflyJobSensor",
     "FireflyListCustomModelsOperator",
     "FireflyOperator",
     "FireflyOutputLink",
@@ -95,7 +102,8 @@ def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    path = module if "." in module else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 

@@ -176,5 +176,5 @@ class JobRunner:
                 raise  # a kill or interrupt: the intent stays for the next try
             raise unanswered_error(self.label, fields, self.record.key) from error
         self.record.write(handle.to_dict(), op.name, request.model_version, try_number)
-        self.log.info("Firefly accepted job %s (%s)", handle.job_id, op.label)
+        # the client logs the acceptance ("<operation> accepted job <id>"): logged once
         return handle

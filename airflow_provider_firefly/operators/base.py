@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_firefly.connection import DEFAULT_CONN_ID
 from airflow_provider_firefly.operators._errors import bad_param, body_errors
+from airflow_provider_firefly.operators._lineage_methods import JobLineageMixin
 from airflow_provider_firefly.operators.links import FireflyOutputLink
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class FireflyRequest:
     field_map: dict[str, str] = field(default_factory=dict)
 
 
-class FireflyJobOperator(BaseOperator):
+class FireflyJobOperator(JobLineageMixin, BaseOperator):
     """Base of the Firefly job operators: one billed Firefly job per task run, saved outputs.
 
     :param firefly_conn_id: the ``firefly`` connection.
@@ -84,6 +85,16 @@ class FireflyJobOperator(BaseOperator):
     :param cancel_on_kill: cancel the running job when the task is killed or times out.
     :param deferrable: wait in the triggerer instead of a worker slot; default
         ``[operators] default_deferrable``.
+    :param wait_for_completion: False: submit the job (with the job record, so a retry after a
+        crash does not pay twice), return its handle (XCom ``kind`` ``firefly_job_handle``:
+        ``job_id``, ``status_url``, ``cancel_url``, ``operation``, ``model_version``,
+        ``media_type``, ``seeds``) and end the task; a ``FireflyJobSensor(job=...)`` waits for
+        it and saves the outputs. ``output_dir`` is then only checked. Default True.
+
+    ``outlets=[Asset(...)]``: each asset's event gets the job id, operation, model version,
+    saved paths, output count and seeds as its ``extra``. With the OpenLineage provider
+    installed, the task reports its image inputs, saved files and the Firefly job (see
+    ``operators.lineage``).
     """
 
     template_fields: Sequence[str] = ("output_dir", "output_name")
@@ -107,6 +118,7 @@ class FireflyJobOperator(BaseOperator):
         resubmit_unanswered: bool = False,
         cancel_on_kill: bool = True,
         deferrable: bool | None = None,
+        wait_for_completion: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -121,7 +133,12 @@ class FireflyJobOperator(BaseOperator):
         self.resubmit_unanswered = bool(resubmit_unanswered)
         self.cancel_on_kill = cancel_on_kill
         self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.wait_for_completion = bool(wait_for_completion)
         self._job: JobHandle | None = None
+        # what the lineage methods report: the inputs, the request sent, the XCom value
+        self._input_items: list[Any] = []
+        self._sent: dict[str, Any] = {}
+        self._result: dict[str, Any] | None = None
         self._record: JobRecord | None = None
         self._waiting = False
         self._check_timing()
@@ -247,8 +264,12 @@ class FireflyJobOperator(BaseOperator):
             resubmit_unanswered=self.resubmit_unanswered,
         )
         self._record = runner.record
+        self._input_items = list(inputs.items)
+        self._sent = self._info_of(request)
         job = runner.start(context, request, op, inputs)
         self._job = job.handle
+        if not self.wait_for_completion:
+            return self._submitted(job.handle, job.status, resumed=job.resumed)
         if job.status is not None and job.status.is_terminal:
             return self._finish(context, request, job.handle, job.status, resumed=job.resumed)
         timeout = self._timeout(started)
@@ -317,15 +338,7 @@ class FireflyJobOperator(BaseOperator):
                 cancel_on_deadline=True,
             ),
             method_name="execute_complete",
-            kwargs={
-                "request": {
-                    "operation": request.operation,
-                    "model_version": request.model_version,
-                    "media_type": request.media_type,
-                    "seeds": request.body.get("seeds"),
-                },
-                "resumed": resumed,
-            },
+            kwargs={"request": self._info_of(request), "resumed": resumed},
             timeout=datetime.timedelta(seconds=timeout + DEFER_GRACE),
         )
 
@@ -363,6 +376,7 @@ class FireflyJobOperator(BaseOperator):
             record.delete()
             raise
         info = request or self._request_info()
+        self._sent = info
         seeds = info.get("seeds")
         req = FireflyRequest(
             operation=str(info.get("operation", "")),
@@ -384,6 +398,11 @@ class FireflyJobOperator(BaseOperator):
             request = self.build_request(ImageInputs(self._label))
         except Exception:
             return {}
+        return self._info_of(request)
+
+    @staticmethod
+    def _info_of(request: FireflyRequest) -> dict[str, Any]:
+        """What the result, a submit-only handle and lineage need of the request sent."""
         return {
             "operation": request.operation,
             "model_version": request.model_version,
@@ -393,17 +412,13 @@ class FireflyJobOperator(BaseOperator):
 
     # -- results -------------------------------------------------------------------------------
 
-    def _output_name(self, context: Context) -> str:
-        if self.output_name:
-            return self.output_name
-        ti = context.get("ti") if context else None
-        index = getattr(ti, "map_index", -1) if ti is not None else -1
-        mapped = index is not None and index >= 0
-        return (
-            "{task_id}-{map_index}-{index}-{seed}.{ext}"
-            if mapped
-            else ("{task_id}-{index}-{seed}.{ext}")
-        )
+    def _submitted(
+        self, handle: JobHandle, status: JobStatus | None, *, resumed: bool
+    ) -> dict[str, Any]:
+        """``wait_for_completion=False``: the task ends with the job's handle."""
+        from airflow_provider_firefly.operators._results import submitted_value
+
+        return submitted_value(handle, status, self._sent, self._record, self.log, resumed=resumed)
 
     def _finish(
         self,
@@ -414,57 +429,36 @@ class FireflyJobOperator(BaseOperator):
         *,
         resumed: bool,
     ) -> dict[str, Any]:
-        from airflow_provider_firefly.client.jobs import job_error
-        from airflow_provider_firefly.operators._destination import resolve_output_dir
-        from airflow_provider_firefly.operators._outputs import save_outputs
+        from airflow_provider_firefly.operators._assets import attach_to_outlets
+        from airflow_provider_firefly.operators._results import finish_job
 
         record = self._record
-        error = job_error(status)
-        if error is not None:
-            if record is not None:
+        try:
+            result = finish_job(
+                self.hook,
+                label=self._label,
+                context=context,
+                task_id=self.task_id,
+                handle=handle,
+                status=status,
+                request_info=self._info_of(request),
+                output_dir=self.output_dir,
+                output_name=self.output_name,
+                resumed=resumed,
+                log=self.log,
+            )
+        except Exception as error:
+            from airflow_provider_firefly.client.errors import FireflyJobError
+
+            # a failed job is over (a retry gets a new one); a failed download keeps the record
+            # so that a retry downloads again without paying for a new job
+            if record is not None and isinstance(error, FireflyJobError):
                 record.delete()
-            raise error
-        destination = resolve_output_dir(self._label, self.output_dir)
-        ti = context.get("ti") if context else None
-        fields = {
-            "task_id": self.task_id,
-            "dag_id": getattr(ti, "dag_id", "") if ti is not None else "",
-            "run_id": getattr(ti, "run_id", "") if ti is not None else "",
-            "map_index": getattr(ti, "map_index", -1) if ti is not None else -1,
-            "job_id": handle.job_id.rsplit(":", 1)[-1],
-        }
-        status, outputs = save_outputs(
-            self.hook,
-            operator=self._label,
-            job=handle,
-            status=status,
-            destination=destination,
-            name_template=self._output_name(context),
-            name_fields=fields,
-            media_type=request.media_type,
-            sent_seeds=request.body.get("seeds"),
-            log=self.log,
-        )
+            raise
         if record is not None:
             record.delete()
-        size = status.result.get("size") if isinstance(status.result, dict) else None
-        result = {
-            "job_id": handle.job_id,
-            "status": status.status,
-            "operation": request.operation,
-            "model_version": request.model_version,
-            "resumed": resumed,
-            "seeds": [o["seed"] for o in outputs if o["seed"] is not None],
-            "size": size if isinstance(size, dict) else None,
-            "outputs": outputs,
-            "saved_paths": [o["path"] for o in outputs if o["path"]],
-        }
-        self.log.info(
-            "Firefly job %s succeeded: %d output(s)%s",
-            handle.job_id,
-            len(outputs),
-            f", saved to {destination}" if destination is not None else "",
-        )
+        self._result = result
+        attach_to_outlets(self.outlets, context, result, self.log)
         return result
 
     # -- cancel --------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class FireflyUploadImageOperator(BaseOperator):
         super().__init__(**kwargs)
         self.image = image
         self.firefly_conn_id = firefly_conn_id
+        self._upload_id: str | None = None
 
     @cached_property
     def hook(self) -> FireflyHook:
@@ -71,8 +72,27 @@ class FireflyUploadImageOperator(BaseOperator):
                 "give a local path, a storage URL or an ObjectStoragePath",
             )
         upload_id = inputs.upload(self.hook, self.log)["image"]
+        self._upload_id = upload_id
         self.log.info("Upload id %s (valid for 7 days)", upload_id)
         return upload_id
+
+    def _api_host(self) -> str:
+        try:
+            return str(self.hook.config.http.api_host)
+        except Exception:  # a broken connection was reported by execute already
+            return ""
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The photo as the input, the Firefly storage item (``uploads/{id}``) as the output."""
+        from airflow_provider_firefly.operators import lineage
+
+        return lineage.upload_lineage(self.image, self._api_host(), self._upload_id)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """The photo as the input."""
+        from airflow_provider_firefly.operators import lineage
+
+        return lineage.upload_lineage(self.image, self._api_host(), None)
 
 
 class FireflyListCustomModelsOperator(BaseOperator):

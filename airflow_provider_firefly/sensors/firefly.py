@@ -7,13 +7,17 @@ Three ways to wait, as every Airflow sensor:
 * ``deferrable=True`` hands the wait to :class:`FireflyJobTrigger` in the triggerer (no slot,
   few requests, a request budget shared with every other job of the connection).
 
-Each poke is one status request. The sensor returns (XCom ``return_value``) the final
-``JobStatus.to_dict()`` of a succeeded job, and raises the typed error of a job that failed,
-was cancelled or timed out at Adobe. It never cancels the job: it does not own it.
+Each poke is one status request. Given ``job`` (the handle a job operator returns with
+``wait_for_completion=False``) or ``output_dir``, the sensor saves the outputs with the
+operators' own code and returns the operators' XCom value (``job_id``, ``outputs``,
+``saved_paths``...); otherwise it returns the final ``JobStatus.to_dict()``. It raises the typed
+error of a job that failed, was cancelled or timed out at Adobe, and never cancels the job: it
+does not own it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,7 +35,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyRateLimitError,
     FireflyServerError,
 )
-from airflow_provider_firefly.client.jobs import JobHandle, job_error
+from airflow_provider_firefly.client.jobs import JobHandle, JobStatus, job_error
 from airflow_provider_firefly.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -63,13 +67,22 @@ class FireflyJobSensor(BaseSensorOperator):
     :param poll_max_interval: deferrable mode: longest interval between polls.
     :param requests_per_minute: deferrable mode: overrides the connection's request budget in the
         triggerer (shared with every job it polls through that connection).
+    :param job: the handle a job operator returned with ``wait_for_completion=False`` (its
+        ``.output``, or that dict or its JSON text); gives the job id, the status URL and what
+        the outputs are named and typed by. Templated.
+    :param output_dir: where to save the outputs when the job succeeds, as the operators'
+        ``output_dir``. Templated.
+    :param output_name: the file-name template, as the operators' ``output_name``. Templated.
+
+    With ``job`` or ``output_dir``, the asset events of ``outlets=[Asset(...)]`` get the same
+    ``extra`` as a job operator's (job ids, saved paths, count, seeds).
 
     Other arguments (``poke_interval``, ``timeout``, ``mode``, ``soft_fail``...) are those of
     every sensor. In deferrable mode ``timeout`` becomes the trigger's deadline; the job is
     not cancelled when it passes.
     """
 
-    template_fields: Sequence[str] = ("job_id", "status_url")
+    template_fields: Sequence[str] = ("job_id", "status_url", "job", "output_dir", "output_name")
     ui_color = "#ffd6e7"
 
     def __init__(
@@ -82,11 +95,21 @@ class FireflyJobSensor(BaseSensorOperator):
         expected_seconds: float = 0.0,
         poll_max_interval: float = 30.0,
         requests_per_minute: float | None = None,
+        job: Any = None,
+        output_dir: Any = None,
+        output_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not job_id and not status_url:
-            raise ValueError("FireflyJobSensor needs job_id or status_url")
+        if not job_id and not status_url and job is None:
+            raise ValueError(
+                "FireflyJobSensor needs job (a submit-only operator's .output), job_id or "
+                "status_url"
+            )
+        self.job = job
+        self.output_dir = output_dir
+        self.output_name = output_name
+        self._lineage: tuple[JobHandle, dict[str, Any], dict[str, Any]] | None = None
         self.job_id = job_id
         self.status_url = status_url
         self.firefly_conn_id = firefly_conn_id
@@ -102,8 +125,36 @@ class FireflyJobSensor(BaseSensorOperator):
 
         return FireflyHook(firefly_conn_id=self.firefly_conn_id)
 
+    def _job_value(self) -> dict[str, Any] | None:
+        """The rendered ``job`` as a dict (it may come as JSON text from a template)."""
+        value = self.job
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, dict) or not all(
+            isinstance(value.get(k), str) and value[k] for k in ("job_id", "status_url")
+        ):
+            raise FireflyConfigError(
+                "FireflyJobSensor: job must be the handle a job operator returned with "
+                "wait_for_completion=False (a dict with job_id and status_url), e.g. "
+                "job=generate.output",
+                field="job",
+            )
+        return value
+
     def _handle(self, hook: FireflyHook) -> JobHandle:
-        """The job to poll: the status URL as given, else one built from the job id."""
+        """The job to poll: ``job``'s handle, the status URL as given, else one built from the
+        job id."""
+        job = self._job_value()
+        if job is not None:
+            cancel = job.get("cancel_url")
+            return JobHandle(
+                job["job_id"], job["status_url"], cancel if isinstance(cancel, str) else None
+            )
         job_id = (self.job_id or "").strip()
         status_url = (self.status_url or "").strip()
         if status_url:
@@ -130,7 +181,44 @@ class FireflyJobSensor(BaseSensorOperator):
         failure = job_error(status)
         if failure is not None:
             raise failure
-        return PokeReturnValue(is_done=True, xcom_value=status.to_dict())
+        return PokeReturnValue(is_done=True, xcom_value=self._result(context, handle, status))
+
+    def _result(self, context: Context, handle: JobHandle, status: JobStatus) -> dict[str, Any]:
+        """The operators' XCom value (outputs saved to ``output_dir``) when given ``job`` or
+        ``output_dir``; else the final status."""
+        job = self._job_value()
+        if job is None and self.output_dir is None:
+            return status.to_dict()
+        from airflow_provider_firefly.operators._assets import attach_to_outlets
+        from airflow_provider_firefly.operators._results import finish_job, request_info_of
+
+        result = finish_job(
+            self.hook,
+            label=type(self).__name__,
+            context=context,
+            task_id=self.task_id,
+            handle=handle,
+            status=status,
+            request_info=request_info_of(job),
+            output_dir=self.output_dir,
+            output_name=self.output_name,
+            resumed=bool(job and job.get("resumed") is True),
+            log=self.log,
+        )
+        attach_to_outlets(self.outlets, context, result, self.log)
+        self._lineage = (handle, request_info_of(job), result)
+        return result
+
+    # -- OpenLineage ---------------------------------------------------------------------------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The saved files and the ``fireflyJob`` run facet, when this sensor saved outputs."""
+        from airflow_provider_firefly.operators import lineage
+
+        if self._lineage is None:
+            return None
+        handle, info, result = self._lineage
+        return lineage.job_lineage(handle, [], "", info, result)
 
     # -- deferrable ----------------------------------------------------------------------------
 
@@ -170,4 +258,9 @@ class FireflyJobSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(str(event.get("message") or "sensor timed out"))
         status = raise_for_event(event)
         self.log.info("Firefly job %s: %s", status.job_id, status.status)
-        return status.to_dict()
+        job = event.get("job") if isinstance(event, dict) else None
+        try:
+            handle = JobHandle.from_dict(job) if isinstance(job, dict) else self._handle(self.hook)
+        except (KeyError, TypeError):
+            handle = self._handle(self.hook)
+        return self._result(context, handle, status)

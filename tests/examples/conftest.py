@@ -1,5 +1,9 @@
 """Run every example DAG with ``airflow dags test`` against its own spawned emulator.
 
+Every run has the OpenLineage provider's file transport on: its events are in
+``DagRun.lineage``. A consumer DAG (scheduled on an asset) runs after its producer, in the
+producer's AIRFLOW_HOME, its run given the producer's asset events as the scheduler would.
+
 The runs start together (each in its own AIRFLOW_HOME with a copy of one migrated SQLite DB, its
 own token cache folder and its own emulator, so they share nothing), which keeps the module to
 about the time of the slowest run instead of the sum. ``FIREFLY_EXAMPLES_PARALLEL`` caps how many
@@ -37,7 +41,12 @@ DAG_IDS = (
     "firefly_product_video",
     "firefly_custom_models",
     "firefly_product_placement",
+    "firefly_asset_producer",
+    "firefly_asset_consumer",
 )
+#: DAGs scheduled on an asset → the example DAG whose run produces their asset events.
+CONSUMERS = {"firefly_asset_consumer": "firefly_asset_producer"}
+RUN_CONSUMER = Path(__file__).with_name("run_consumer.py")
 
 
 def conn_json(url: str) -> str:
@@ -74,6 +83,9 @@ class DagRun:
     jobs: list[dict[str, Any]]
     states: dict[tuple[str, int], str] = field(default_factory=dict)
     xcoms: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: the OpenLineage events of the run (file transport), in emission order.
+    lineage: list[dict[str, Any]] = field(default_factory=list)
+    lineage_text: str = ""
 
     def files(self, pattern: str = "**/*") -> list[Path]:
         return sorted(p for p in self.out.glob(pattern) if p.is_file())
@@ -116,6 +128,8 @@ class _Pending:
             FIREFLY_EXPECTED_SECONDS="0.2",
             FIREFLY_POLL_INTERVAL="0.2",
         )
+        self.lineage_path = root / dag_id / "openlineage.jsonl"
+        self.env.update(lineage_env(self.lineage_path))
         self.log_path = root / dag_id / "dags-test.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
@@ -144,6 +158,7 @@ class _Pending:
         finally:
             self.emulator.stop()
         states, xcoms = _read_db(self.home, self.dag_id)
+        lineage_text = read_lineage(self.lineage_path)
         return DagRun(
             dag_id=self.dag_id,
             home=self.home,
@@ -155,7 +170,57 @@ class _Pending:
             jobs=jobs,
             states=states,
             xcoms=xcoms,
+            lineage=[json.loads(line) for line in lineage_text.splitlines() if line.strip()],
+            lineage_text=lineage_text,
         )
+
+
+def lineage_env(path: Path) -> dict[str, str]:
+    """The OpenLineage provider's file transport, one JSON event a line in ``path``."""
+    transport = {"type": "file", "log_file_path": str(path), "append": True}
+    return {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "firefly-examples",
+    }
+
+
+def read_lineage(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def run_consumer(dag_id: str, producer: DagRun, root: Path) -> DagRun:
+    """``airflow dags test`` of a consumer in its producer's home, given the asset events."""
+    log_path = root / dag_id / "dags-test.log"
+    lineage_path = root / dag_id / "openlineage.jsonl"
+    log_path.parent.mkdir(parents=True)
+    env = base_env(producer.home)
+    env.update(lineage_env(lineage_path))
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        done = subprocess.run(
+            [sys.executable, str(RUN_CONSUMER), dag_id],
+            check=False,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        )
+    states, xcoms = _read_db(producer.home, dag_id)
+    lineage_text = read_lineage(lineage_path)
+    return DagRun(
+        dag_id=dag_id,
+        home=producer.home,
+        out=producer.out,
+        returncode=done.returncode,
+        seconds=time.monotonic() - started,
+        log=log_path.read_text(errors="replace"),
+        counters={},
+        jobs=[],
+        states=states,
+        xcoms=xcoms,
+        lineage=[json.loads(line) for line in lineage_text.splitlines() if line.strip()],
+        lineage_text=lineage_text,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +241,7 @@ def example_runs(
     pending: list[_Pending] = []
     results: dict[str, DagRun] = {}
     try:
-        queue = list(DAG_IDS)
+        queue = [dag_id for dag_id in DAG_IDS if dag_id not in CONSUMERS]
         running: list[_Pending] = []
         while queue or running:
             while queue and len(running) < parallel:
@@ -186,6 +251,8 @@ def example_runs(
                 running.append(run)
             first = running.pop(0)
             results[first.dag_id] = first.finish(timeout=300)
+        for consumer, producer in CONSUMERS.items():
+            results[consumer] = run_consumer(consumer, results[producer], root)
         yield results
     finally:
         for run in pending:

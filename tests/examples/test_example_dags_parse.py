@@ -126,3 +126,15 @@ def test_assets_are_the_generated_pngs(name: str, size: tuple[int, int], color_t
     width, height, depth, ctype = struct.unpack(">IIBB", data[16:26])
     assert (width, height, depth, ctype) == (*size, 8, color_type)
     assert data == ASSET_BUILDERS[name](), "run python tests/examples/make_assets.py"
+
+
+def test_asset_pair_is_wired(parsed: tuple[Any, dict[str, Any], float]) -> None:
+    bag, _, _ = parsed
+    producer = bag.dags["firefly_asset_producer"]
+    consumer = bag.dags["firefly_asset_consumer"]
+    assert producer.get_task("submit_variants").wait_for_completion is False
+    sensor = producer.get_task("variants")
+    assert type(sensor).__name__ == "FireflyJobSensor"
+    for task_id in ("hero", "variants"):
+        assert [o.name for o in producer.get_task(task_id).outlets] == ["firefly_campaign_images"]
+    assert "firefly_campaign_images" in repr(consumer.timetable.asset_condition)

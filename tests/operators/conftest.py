@@ -80,3 +80,22 @@ def run_op() -> Callable[..., Any]:
         return op.execute(context if context is not None else {})
 
     return _run
+
+
+@pytest.fixture
+def records(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Airflow Variables in a dict (no task runner here): the real JobRecord code runs."""
+    from airflow.sdk import Variable
+
+    store: dict[str, str] = {}
+
+    def variable_get(key: str, default: Any = None) -> Any:
+        return store.get(key, default)
+
+    def variable_set(key: str, value: str, description: str | None = None) -> None:
+        store[key] = value
+
+    monkeypatch.setattr(Variable, "get", staticmethod(variable_get))
+    monkeypatch.setattr(Variable, "set", staticmethod(variable_set))
+    monkeypatch.setattr(Variable, "delete", staticmethod(lambda key: store.pop(key, None)))
+    return store

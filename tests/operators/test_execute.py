@@ -49,25 +49,6 @@ def gen(tmp_path: Path | None = None, **kw: Any) -> FireflyGenerateImagesOperato
     return FireflyGenerateImagesOperator(task_id="t", firefly_conn_id=CONN_ID, **kw)
 
 
-@pytest.fixture
-def records(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Airflow Variables in a dict (no task runner here): the real JobRecord code runs."""
-    from airflow.sdk import Variable
-
-    store: dict[str, str] = {}
-
-    def variable_get(key: str, default: Any = None) -> Any:
-        return store.get(key, default)
-
-    def variable_set(key: str, value: str, description: str | None = None) -> None:
-        store[key] = value
-
-    monkeypatch.setattr(Variable, "get", staticmethod(variable_get))
-    monkeypatch.setattr(Variable, "set", staticmethod(variable_set))
-    monkeypatch.setattr(Variable, "delete", staticmethod(lambda key: store.pop(key, None)))
-    return store
-
-
 def plant(emu: FireflyEmulator, context: dict[str, Any], job: dict[str, Any]) -> str:
     """A record as an earlier try of the task would have written it (signed with the secret)."""
     record = JobRecord.for_context(context, logging.getLogger("test"), emu.client_secret)
