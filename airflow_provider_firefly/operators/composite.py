@@ -40,11 +40,15 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
 
     :param image: the object (ideally with transparency, up to 10 MB).
     :param prompt: the scene to generate (1..1024 characters).
-    :param mask: optional mask of the object. :param placement: ``"bottom-left"``... or the
-        API's placement dict. :param content_class: ``photo`` or ``art``.
-    :param style_presets: preset ids. :param style_reference: a style image.
+    :param mask: optional mask of the object.
+    :param placement: ``"bottom-left"``... or the API's placement dict.
+    :param content_class: ``photo`` or ``art``.
+    :param style_presets: preset ids.
+    :param style_reference: a style image.
     :param style_strength: 1..100.
-    :param num_variations: 1..4. :param seeds: one integer per image. :param size: output size.
+    :param num_variations: 1..4.
+    :param seeds: one integer per image.
+    :param size: output size.
     """
 
     template_fields: Sequence[str] = (
@@ -179,9 +183,12 @@ class _CompositeBase(FireflyJobOperator):
 class FireflyPreciseCompositeOperator(_CompositeBase):
     """Put an object into a photo's masked area as is (``POST /v3/images/precise-composite``).
 
-    :param background: the background image. :param fill_area_mask: where the object goes.
-    :param object_image: the object. :param blend: 0..1 (default 0.5).
-    :param num_variations: 1..3. :param seeds: 1..3 integers (defaults 333, 222, 111).
+    :param background: the background image.
+    :param fill_area_mask: where the object goes.
+    :param object_image: the object.
+    :param blend: 0..1 (default 0.5).
+    :param num_variations: 1..3.
+    :param seeds: 1..3 integers (defaults 333, 222, 111).
     :param output_format: ``png``, ``jpeg``, ``webp`` or ``jxl`` (or the media type).
     """
 
@@ -198,11 +205,15 @@ class FireflyPreciseCompositeOperator(_CompositeBase):
 class FireflyAdaptiveCompositeOperator(_CompositeBase):
     """Blend an object into a photo, relighting it (``POST /v3/images/adaptive-composite``).
 
-    :param background: the background image. :param fill_area_mask: where the object goes.
-    :param object_image: the object. :param object_mask: optional mask of the object.
-    :param harmonization: 0..1 (default 0.6). :param shadow_intensity: 0..1 (default 1).
+    :param background: the background image.
+    :param fill_area_mask: where the object goes.
+    :param object_image: the object.
+    :param object_mask: optional mask of the object.
+    :param harmonization: 0..1 (default 0.6).
+    :param shadow_intensity: 0..1 (default 1).
     :param preserve_background: keep the background untouched (default False).
-    :param num_variations: 1..3. :param seeds: 1..3 integers.
+    :param num_variations: 1..3.
+    :param seeds: 1..3 integers.
     :param output_format: ``png``, ``jpeg``, ``webp`` or ``jxl``.
     """
 

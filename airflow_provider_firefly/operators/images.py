@@ -363,7 +363,8 @@ class FireflyGenerateSimilarImagesOperator(FireflyJobOperator):
 
     :param image: the reference image (upload id, presigned URL, local path, ObjectStoragePath).
     :param model: ``image3`` (default), ``image4_standard`` or ``image4_ultra``.
-    :param num_variations: 1..4. :param seeds: one integer per image.
+    :param num_variations: 1..4.
+    :param seeds: one integer per image.
     :param size: output size, e.g. ``(2048, 2048)``.
     """
 
@@ -410,12 +411,15 @@ class FireflyGenerateSimilarImagesOperator(FireflyJobOperator):
 class FireflyExpandImageOperator(FireflyJobOperator):
     """Generative expand: grow an image to a larger size (``POST /v3/images/expand-async``).
 
-    :param image: the image to expand. :param size: the output size (up to 3999 per side).
+    :param image: the image to expand.
+    :param size: the output size (up to 3999 per side).
     :param prompt: what to fill the new area with (optional, 1..1024 characters).
-    :param mask: optional mask image; :param mask_invert: invert it.
+    :param mask: optional mask image.
+    :param mask_invert: invert it.
     :param placement: where the original goes: ``"top-left"``, ``"center"``... or the API's
         ``{"alignment": {"horizontal", "vertical"}, "inset": {"top", ...}}``.
-    :param num_variations: 1..4. :param seeds: one integer per image.
+    :param num_variations: 1..4.
+    :param seeds: one integer per image.
     """
 
     template_fields: Sequence[str] = (
@@ -473,10 +477,15 @@ class FireflyExpandImageOperator(FireflyJobOperator):
 class FireflyFillImageOperator(FireflyJobOperator):
     """Generative fill: repaint the masked area of an image (``POST /v3/images/fill-async``).
 
-    :param image: the image. :param mask: the mask (white = area to fill unless inverted).
-    :param prompt: what to paint (optional, 1..1024). :param negative_prompt: what to avoid.
-    :param mask_invert: fill the unmasked area instead. :param locale: e.g. ``en-US``.
-    :param num_variations: 1..4. :param seeds: one integer per image. :param size: output size.
+    :param image: the image.
+    :param mask: the mask (white = area to fill unless inverted).
+    :param prompt: what to paint (optional, 1..1024).
+    :param negative_prompt: what to avoid.
+    :param mask_invert: fill the unmasked area instead.
+    :param locale: e.g. ``en-US``.
+    :param num_variations: 1..4.
+    :param seeds: one integer per image.
+    :param size: output size.
     """
 
     template_fields: Sequence[str] = (

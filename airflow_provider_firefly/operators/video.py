@@ -58,8 +58,10 @@ class FireflyGenerateVideoOperator(FireflyJobOperator):
     :param size: ``(1920, 1080)`` (default), ``(1080, 1920)``, ``(1080, 1080)``, 720p and 540p
         variants.
     :param bit_rate_factor: 0..63 (default 18; 17-23 recommended; lower is better quality).
-    :param camera_motion: e.g. ``"camera zoom in"``. :param prompt_style: e.g. ``"cinematic"``.
-    :param shot_angle: e.g. ``"aerial shot"``. :param shot_size: e.g. ``"close-up shot"``.
+    :param camera_motion: e.g. ``"camera zoom in"``.
+    :param prompt_style: e.g. ``"cinematic"``.
+    :param shot_angle: e.g. ``"aerial shot"``.
+    :param shot_size: e.g. ``"close-up shot"``.
     :param model_version: ``video1_standard`` (the only value).
     """
 
