@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -49,8 +50,10 @@ CONSUMERS = {"firefly_asset_consumer": "firefly_asset_producer"}
 RUN_CONSUMER = Path(__file__).with_name("run_consumer.py")
 
 
-def conn_json(url: str) -> str:
-    return airflow_connection(url)
+def conn_json(url: str, client_secret: str | None = None) -> str:
+    if client_secret is None:
+        return airflow_connection(url)
+    return airflow_connection(url, client_secret=client_secret)
 
 
 def get_json(url: str) -> Any:
@@ -81,6 +84,8 @@ class DagRun:
     log: str
     counters: dict[str, Any]
     jobs: list[dict[str, Any]]
+    #: this run's own client secret (random: the documented emulator secret is in DAG docs)
+    client_secret: str = ""
     states: dict[tuple[str, int], str] = field(default_factory=dict)
     xcoms: dict[tuple[str, int], Any] = field(default_factory=dict)
     #: the OpenLineage events of the run (file transport), in emission order.
@@ -119,10 +124,13 @@ class _Pending:
         self.home.mkdir(parents=True)
         self.out.mkdir(parents=True)
         shutil.copy(template_db, self.home / "airflow.db")
-        self.emulator = FireflyEmulator.spawn("--job-duration", JOB_DURATION)
+        self.client_secret = f"ff-examples-{secrets.token_hex(12)}"
+        self.emulator = FireflyEmulator.spawn(
+            "--job-duration", JOB_DURATION, "--client-secret", self.client_secret
+        )
         self.env = base_env(self.home)
         self.env.update(
-            AIRFLOW_CONN_FIREFLY_DEFAULT=conn_json(self.emulator.url),
+            AIRFLOW_CONN_FIREFLY_DEFAULT=conn_json(self.emulator.url, self.client_secret),
             AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR=str(root / dag_id / "token-cache"),
             FIREFLY_OUTPUT_DIR=f"file://{self.out}",
             FIREFLY_EXPECTED_SECONDS="0.2",
@@ -168,6 +176,7 @@ class _Pending:
             log=self.log_path.read_text(errors="replace"),
             counters=counters,
             jobs=jobs,
+            client_secret=self.client_secret,
             states=states,
             xcoms=xcoms,
             lineage=[json.loads(line) for line in lineage_text.splitlines() if line.strip()],
@@ -216,6 +225,7 @@ def run_consumer(dag_id: str, producer: DagRun, root: Path) -> DagRun:
         log=log_path.read_text(errors="replace"),
         counters={},
         jobs=[],
+        client_secret=producer.client_secret,
         states=states,
         xcoms=xcoms,
         lineage=[json.loads(line) for line in lineage_text.splitlines() if line.strip()],

@@ -5,6 +5,7 @@ and a submit-only operator whose job a ``FireflyJobSensor`` waits for and saves)
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -53,6 +54,9 @@ def test_producer_saves_and_announces(example_runs: dict[str, DagRun]) -> None:
         "variant-0-21.png",
     ]
     assert run.counters["jobs_submitted"] == 2
+    # each submission is logged once (by the client), with its job id
+    for job_id in (hero["job_id"], handle["job_id"]):
+        assert len(re.findall(rf"accepted job {re.escape(job_id)}\b", run.log)) == 1, job_id
 
     events = asset_events(run)
     assert set(events) == {"hero", "variants"}

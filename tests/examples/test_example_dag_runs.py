@@ -127,7 +127,7 @@ def test_nightly_campaign(example_runs: dict[str, DagRun], dag_id: str) -> None:
         assert value["size"] == {"width": 2048, "height": 2048}
         assert len(value["outputs"]) == 2
         assert all(o["kind"] == "image" and o["bytes"] > 0 for o in value["outputs"])
-        assert "firefly-emulator-secret" not in json.dumps(value)
+        assert run.client_secret not in json.dumps(value)
 
     # The emulator saw three Image 4 jobs (two variations, content class photo), one token.
     assert_one_token(run)
