@@ -23,8 +23,10 @@ from airflow_provider_firefly.client.config import (
     HttpSettings,
     TokenCacheSettings,
 )
+from airflow_provider_firefly.client.endpoints import is_loopback_host
 from airflow_provider_firefly.client.errors import FireflyConfigError
 from airflow_provider_firefly.client.limits import (
+    ADOBE_DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
 )
@@ -150,8 +152,8 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "Requests per minute",
         "Your organisation's Firefly request budget (Adobe's default is 4). Each task "
         "through this connection sends at most its share, requests_per_minute / budget_slots "
-        "a minute, whichever worker or triggerer runs it. Empty: no local pacing (a 429 still "
-        "waits its retry-after and never fails a task).",
+        "a minute, whichever worker or triggerer runs it. Empty: Adobe's default of 4 (no "
+        "pacing for a loopback emulator). A 429 waits its retry-after and never fails a task.",
         "number",
     ),
     "budget_slots": ExtraField(
@@ -339,19 +341,29 @@ def _parse_connection(
         http=http,
         token_cache=token_cache,
         shared_token_cache=bool(default("shared_cache")),
-        **_budget(conn_id, values.get("requests_per_minute"), values.get("budget_slots")),
+        **_budget(
+            conn_id,
+            values.get("requests_per_minute"),
+            values.get("budget_slots"),
+            local=is_loopback_host(http.api_host),
+        ),
     )
 
 
-def _budget(conn_id: str, value: float | None, slots: int | None) -> dict[str, Any]:
+def _budget(
+    conn_id: str, value: float | None, slots: int | None, *, local: bool
+) -> dict[str, Any]:
     if value is None:
-        if slots is not None:
-            raise FireflyConfigError(
-                f"connection {conn_id!r}: extra field 'budget_slots' needs "
-                "'requests_per_minute' (the organisation's budget it divides) as well",
-                field="budget_slots",
-            )
-        return {}
+        if local:
+            # A loopback server (the emulator) enforces no organisation budget unless told to.
+            if slots is not None:
+                raise FireflyConfigError(
+                    f"connection {conn_id!r}: extra field 'budget_slots' needs "
+                    "'requests_per_minute' (the organisation's budget it divides) as well",
+                    field="budget_slots",
+                )
+            return {}
+        value = ADOBE_DEFAULT_REQUESTS_PER_MINUTE
     if not 0 < value <= 100_000:
         raise FireflyConfigError(
             f"connection {conn_id!r}: extra field 'requests_per_minute' must be above 0 "

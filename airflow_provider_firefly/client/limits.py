@@ -19,6 +19,7 @@ from airflow_provider_firefly.client.errors import FireflyError, FireflyTimeoutE
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "ADOBE_DEFAULT_REQUESTS_PER_MINUTE",
     "DEFAULT_MAX_OUTPUT_BYTES",
     "DEFAULT_PAUSE_SECONDS",
     "DEFAULT_REQUEST_DEADLINE",
@@ -60,6 +61,9 @@ DEFAULT_REQUEST_DEADLINE = 300.0
 #: Pause of a request budget (or a synchronous wait) after a 429 without a usable
 #: ``retry-after``.
 DEFAULT_PAUSE_SECONDS = 10.0
+#: An organisation's Firefly request budget unless Adobe raised it (the connection's
+#: ``requests_per_minute`` when left empty for an Adobe endpoint).
+ADOBE_DEFAULT_REQUESTS_PER_MINUTE = 4.0
 #: Requests are spaced this much wider than ``60 / requests_per_minute`` so that network
 #: jitter never lets ``requests_per_minute + 1`` requests land inside one sliding minute.
 SPACING_MARGIN = 0.02

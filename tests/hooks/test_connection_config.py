@@ -42,6 +42,20 @@ def test_json_env_connection_with_defaults(set_conn: SetConn) -> None:
     assert config.http.allow_custom_endpoints is False
     assert config.token_cache.host_cache is True
     assert config.shared_token_cache is False
+    # Adobe's default organisation budget, one request a minute per task (4 slots).
+    assert config.requests_per_minute == 4
+    assert config.budget_slots is None
+    pacer = config.task_pacer()
+    assert pacer is not None
+    assert 60 <= pacer.spacing <= 62
+
+
+def test_loopback_endpoints_have_no_default_budget(set_conn: SetConn) -> None:
+    """The emulator (loopback) enforces no organisation budget unless told to."""
+    set_conn("ff_local", None, api_url="http://127.0.0.1:9", ims_url="http://127.0.0.1:9")
+    config = FireflyHook("ff_local").config
+    assert config.requests_per_minute is None
+    assert config.task_pacer() is None
 
 
 def test_json_env_connection_with_every_field(set_conn: SetConn, tmp_path: Path) -> None:

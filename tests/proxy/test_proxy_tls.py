@@ -144,6 +144,9 @@ def client_for(emu: FireflyEmulator, base: str, tmp_path: Path, **http: Any) -> 
             "api_url": base,
             "ims_url": base,
             "allow_custom_endpoints": True,
+            # Not loopback: Adobe's default budget (4/min) applies; the emulator has none.
+            "requests_per_minute": 6000,
+            "budget_slots": 1,
             "max_attempts": 1,
             "cache_dir": str(tmp_path / "tok"),
             **http,
@@ -236,6 +239,8 @@ def test_connection_extras_override_the_environment(net: Net) -> None:
                     "api_url": base_url,
                     "ims_url": base_url,
                     "allow_custom_endpoints": True,
+                    # Not loopback: Adobe's default budget (4/min) applies; the emulator has none.
+                    "requests_per_minute": 6000,
                     "cache_dir": str(tmp_path / "tok"),
                     **extras,
                 },
@@ -320,6 +325,8 @@ def test_wrong_ca_fails_clearly_and_sends_nothing(net: Net) -> None:
                 "api_url": base_url,
                 "ims_url": base_url,
                 "allow_custom_endpoints": True,
+                # Not loopback: Adobe's default budget (4/min) applies; the emulator has none.
+                "requests_per_minute": 6000,
                 "ca_bundle": str(other_ca),
             },
         )
@@ -378,6 +385,10 @@ def test_hook_and_deferrable_trigger_through_the_connection_proxy(net: Net) -> N
             api_url=net.base_url,
             ims_url=net.base_url,
             allow_custom_endpoints=True,
+            # Not loopback: Adobe's default budget (4/min, one request a minute per task)
+            # would apply; the emulator has none.
+            requests_per_minute=6000,
+            budget_slots=1,
             proxy_url=connection_proxy.url,
             ca_bundle=str(net.ca),
             host_cache=False,

@@ -401,8 +401,8 @@ def test_429_until_the_deadline_is_a_timeout_not_a_rate_limit_error(
 def test_sync_wait_honours_the_connections_requests_per_minute(
     emu: FireflyEmulator, tmp_path: Path, records: dict[str, str], set_conn: Any
 ) -> None:
-    """30/min = one poll every 2 s, whatever poll_interval asks (0.05 s here)."""
-    set_conn(CONN_ID, emu, requests_per_minute=30)
+    """30/min for one slot = one poll every 2 s, whatever poll_interval asks (0.05 s here)."""
+    set_conn(CONN_ID, emu, requests_per_minute=30, budget_slots=1)
     emu.configure(job_duration=4.5)
     started = time.monotonic()
     value = gen(str(tmp_path / "out"), poll_interval=0.05, max_poll_interval=0.1).execute(
