@@ -31,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +232,15 @@ class ClusterEmulator:
     emu: Any
     clients: dict[str, Client]
     issued: list[tuple[str, float]] = field(default_factory=list)  # (client id, time)
+    #: Firefly requests (every route the organisation's rate limit counts) and 429 answers,
+    #: per client id: the emulator's own counters mix every organisation.
+    requests: Counter[str] = field(default_factory=Counter)
+    limited: Counter[str] = field(default_factory=Counter)
+
+    def requests_for(self, conn_id: str) -> tuple[int, int]:
+        """(requests, of which answered 429) of one organisation so far."""
+        cid = self.clients[conn_id].client_id
+        return self.requests[cid], self.limited[cid]
 
     def tokens_for(self, conn_id: str) -> list[float]:
         cid = self.clients[conn_id].client_id
@@ -271,6 +281,18 @@ def cluster_emulator(**options: Any) -> Iterator[ClusterEmulator]:
         return token
 
     authority.issue = recording_issue  # this emulator only
+    limiter = emu.state.ratelimiter
+    original_hit = limiter.hit
+
+    def counting_hit(org: str, limit: int, window: float) -> float | None:
+        wait: float | None = original_hit(org, limit, window)
+        with lock:
+            state.requests[org] += 1
+            if wait is not None:
+                state.limited[org] += 1
+        return wait
+
+    limiter.hit = counting_hit
     emu.start()
     try:
         yield state
@@ -296,7 +318,9 @@ class Cluster:
         """The environment of one simulated host: its own HOME (and so its own token cache)."""
         home = self.root / "hosts" / name
         home.mkdir(parents=True, exist_ok=True)
-        return {**self.env, "HOME": str(home), "FF_CLUSTER_HOST": name}
+        env = {**self.env, "HOME": str(home), "FF_CLUSTER_HOST": name}
+        env.pop("XDG_CACHE_HOME", None)  # else every host would share that cache folder
+        return env
 
     def token_cache_dir(self, name: str) -> Path:
         return self.root / "hosts" / name / ".cache" / "airflow-provider-firefly" / "tokens"
@@ -424,11 +448,27 @@ class Cluster:
             con.close()
 
     def triggerer_ids(self) -> dict[str, int]:
-        """Live triggerer job id by simulated host name."""
+        """Triggerer job id by simulated host name: the newest job of each host (a killed
+        triggerer's job row stays ``running``; its restart is a newer job on the same host)."""
         rows = self.sql(
-            "SELECT id, hostname FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
+            "SELECT hostname, max(id) AS id FROM job WHERE job_type = 'TriggererJob' "
+            "AND state = 'running' GROUP BY hostname"
         )
         return {str(r["hostname"]): int(r["id"]) for r in rows}
+
+    def wait_idle(self, timeout: float = 300) -> None:
+        """Wait until no trigger and no task instance is in flight (earlier runs are over)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            (row,) = self.sql(
+                "SELECT (SELECT count(*) FROM trigger) + (SELECT count(*) FROM task_instance "
+                "WHERE state IN ('queued', 'scheduled', 'running', 'deferred', 'up_for_retry')) "
+                "AS busy"
+            )
+            if int(row["busy"]) == 0:
+                return
+            time.sleep(1)
+        raise RuntimeError("the cluster is still busy with earlier runs")
 
     def stop(self) -> None:
         airflow = [n for n in self.procs.procs if n not in ("postgres", "redis")]
