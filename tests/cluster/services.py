@@ -24,64 +24,71 @@ def start_postgres(procs: Processes, root: Path) -> tuple[Path, str]:
     (``initdb`` refuses root). Returns the data folder (deleted at stop) and the DSN."""
     user = "postgres" if os.geteuid() == 0 else None
     pg_dir = Path(tempfile.mkdtemp(prefix="ff-cluster-pg-"))
-    data, sockets = pg_dir / "data", pg_dir / "sock"
-    sockets.mkdir()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        for path in (pg_dir, sockets):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-    # The log folder must be writable by that user too: logs of postgres go to its stdout.
-    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "LANG": "C"}
-    init = subprocess.run(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
-        env=env,
-        user=user,
-        capture_output=True,
-        timeout=120,
-        check=False,
-        cwd=pg_dir,
-    )
-    (procs.logs / "initdb.log").write_bytes(init.stdout + init.stderr)
-    if init.returncode != 0:
-        raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
-    port = free_port()
-    proc = procs.start(
-        "postgres",
-        [
-            str(PG_BIN / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(sockets),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "max_connections=200",
-            # A throwaway database: durability buys nothing here and costs the shared disk.
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ],
-        env,
-        cwd=pg_dir,
-        user=user,
-        stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients
-    )
-    wait_port(port, proc, procs.logs / "postgres.log", 60)
-    created = subprocess.run(
-        [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if created.returncode != 0:
-        raise RuntimeError(f"createdb failed: {created.stderr.decode(errors='replace')}")
+    try:
+        data, sockets = pg_dir / "data", pg_dir / "sock"
+        sockets.mkdir()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (pg_dir, sockets):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "LANG": "C"}
+        initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-E", "UTF8"]
+        init = subprocess.run(
+            [*initdb, "-U", "postgres"],
+            env=env,
+            user=user,
+            capture_output=True,
+            timeout=120,
+            check=False,
+            cwd=pg_dir,
+        )
+        (procs.logs / "initdb.log").write_bytes(init.stdout + init.stderr)
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
+        port = free_port()
+        proc = procs.start(
+            "postgres",
+            [
+                str(PG_BIN / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(sockets),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+                # A throwaway database: durability buys nothing here and costs the shared disk.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            env,
+            cwd=pg_dir,
+            user=user,
+            stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients
+        )
+        wait_port(port, proc, procs.logs / "postgres.log", 60)
+        createdb = [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
+        created = subprocess.run(
+            [*createdb, "-U", "postgres", "airflow"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"createdb failed: {created.stderr.decode(errors='replace')}")
+    except BaseException:
+        # Nobody else knows the folder yet: stop what started and remove it here.
+        procs.stop(["postgres"])
+        shutil.rmtree(pg_dir, ignore_errors=True)
+        raise
     return pg_dir, f"postgresql://postgres@127.0.0.1:{port}/airflow"
 
 
