@@ -11,7 +11,8 @@ times and prints, per run and in total:
 * jobs per minute: succeeded jobs over the time from the first task start to the last task end;
 * the physical limit: the budget divided by the fewest requests a job can take (one submission,
   one poll): 15 jobs/min for 30 requests/min, and the ratio of the two;
-* Firefly requests, 429 answers, failed tasks, IMS token requests, and jobs paid twice
+* Firefly requests of the organisation (every request its rate limit counts), 429 answers,
+  failed tasks, IMS token requests, and jobs paid twice
   (accepted jobs minus the task instances that got one).
 
     .venv/bin/python benchmarks/bench_cluster.py [--runs 1] [--job-duration 10]
@@ -31,16 +32,6 @@ from _common import ROOT, machine
 from tests.cluster.cluster import BUDGET_RPM, cluster_emulator, running_cluster
 
 DAG_ID, CONN = "ff_cluster_budget", "ff_cl_budget"
-NOT_COUNTED = ("POST /ims", "GET /outputs")
-
-
-def _requests(counters: dict[str, Any]) -> tuple[int, int]:
-    total = limited = 0
-    for route, by_status in counters["responses_by_route"].items():
-        if not route.startswith(NOT_COUNTED):
-            total += sum(int(n) for n in by_status.values())
-            limited += int(by_status.get("429", 0))
-    return total, limited
 
 
 def _ts(value: str) -> float:
@@ -48,17 +39,18 @@ def _ts(value: str) -> float:
 
 
 def one_run(cluster: Any, emu: Any, job_duration: float) -> dict[str, Any]:
+    cluster.wait_idle()
     emu.emu.configure(job_duration=job_duration, rate_limit=BUDGET_RPM, rate_limit_window=60.0)
     # A fresh organisation window: wait out the previous run's requests.
     time.sleep(61 if emu.jobs_for(CONN) else 0)
-    before, jobs_before = emu.emu.counters(), {j["jobId"] for j in emu.jobs_for(CONN)}
+    total0, limited0 = emu.requests_for(CONN)
+    jobs_before = {j["jobId"] for j in emu.jobs_for(CONN)}
     tokens_before = len(emu.tokens_for(CONN))
     t0 = time.monotonic()
     run_id = cluster.trigger(DAG_ID)
     state = cluster.wait_run(DAG_ID, run_id, timeout=1800)
     wall = time.monotonic() - t0
-    total0, limited0 = _requests(before)
-    total1, limited1 = _requests(emu.emu.counters())
+    total1, limited1 = emu.requests_for(CONN)
     tis = cluster.task_instances(DAG_ID, run_id)
     jobs = [j for j in emu.jobs_for(CONN) if j["jobId"] not in jobs_before]
     prompts = Counter(str((j.get("request") or {}).get("prompt")) for j in jobs)

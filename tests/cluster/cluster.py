@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .emulator import ClusterEmulator, organisation_emulator
+from .processes import Processes, free_port
+from .services import start_postgres, start_redis
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 DAGS = HERE / "dags"
@@ -43,8 +42,6 @@ SUPPORT = HERE / "support"
 ARTIFACTS = REPO / "test-artifacts" / "cluster"
 BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
-PG_BIN = Path(os.environ.get("FF_CLUSTER_PG_BIN", "/usr/lib/postgresql/15/bin"))
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 WORKERS = ("worker-1", "worker-2")
 TRIGGERERS = ("triggerer-1", "triggerer-2")
 #: Slots per Celery worker. Two workers: 8 tasks at once, enough to spread 40 mapped tasks over
@@ -72,213 +69,11 @@ BUDGET_POOL = ("ff_budget", 10)
 KEEP_RUNS = 3
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _load_libc() -> Any:
-    # Loaded here, in the parent: a child that has switched to the postgres user may not be
-    # allowed to read this Python's files any more (a lazy import would fail there).
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it if the parent dies without cleaning up (Linux)."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{log.stem} exited with {proc.returncode}: {_tail(log)}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{log.stem} did not listen on 127.0.0.1:{port} in {timeout:.0f} s")
-
-
-def _tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
-
-
-@dataclass
-class Processes:
-    """Long-running processes, each in its own process group, stopped by PID."""
-
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    #: Signal that stops each process cleanly (PostgreSQL: SIGINT, a "fast" shutdown).
-    stop_signal: dict[str, int] = field(default_factory=dict)
-
-    def start(
-        self,
-        name: str,
-        argv: list[str],
-        env: dict[str, str],
-        *,
-        cwd: Path | None = None,
-        user: str | None = None,
-        stop_signal: int = signal.SIGTERM,
-    ) -> subprocess.Popen[bytes]:
-        if name in self.procs and self.procs[name].poll() is None:
-            raise RuntimeError(f"{name} is already running")
-        log_path = self.logs / f"{name}.log"
-        with log_path.open("ab") as log_file:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=cwd,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # own process group: stopped with its children
-                user=user,
-                group=None if user is None else pwd.getpwnam(user).pw_gid,
-                extra_groups=None if user is None else [],
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - before exec only
-            )
-        self.procs[name] = proc
-        self.stop_signal[name] = stop_signal
-        return proc
-
-    def alive(self, name: str) -> bool:
-        proc = self.procs.get(name)
-        return proc is not None and proc.poll() is None
-
-    def check_alive(self, names: list[str] | None = None) -> None:
-        for name in names or list(self.procs):
-            proc = self.procs[name]
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {proc.returncode}:\n{_tail(self.logs / f'{name}.log')}"
-                )
-
-    def kill(self, name: str) -> None:
-        """SIGKILL the process group of ``name`` (a host that dies), and reap its leader."""
-        proc = self.procs[name]
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def pause(self, name: str) -> None:
-        """SIGSTOP the process group of ``name`` (a host that freezes: GC pause, stopped VM)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.procs[name].pid, signal.SIGSTOP)
-
-    def resume(self, name: str) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.procs[name].pid, signal.SIGCONT)
-
-    def stop(self, names: list[str], timeout: float = 20) -> None:
-        """Stop each process (its clean signal to the group), SIGKILL what is left of the group.
-
-        Each group is signalled while its leader is alive or just reaped by us, so the group id
-        cannot have been reused by an unrelated process.
-        """
-        live = [n for n in names if n in self.procs]
-        for name in live:
-            proc = self.procs[name]
-            if proc.poll() is None:
-                self.resume(name)  # a paused group would not act on SIGTERM
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    if self.stop_signal[name] == signal.SIGTERM:
-                        os.killpg(proc.pid, signal.SIGTERM)
-                    else:
-                        proc.send_signal(self.stop_signal[name])
-        deadline = time.monotonic() + timeout
-        for name in live:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.procs[name].wait(max(0.1, deadline - time.monotonic()))
-        for name in live:
-            proc = self.procs.pop(name)
-            # Children that outlive their leader (task processes, pool workers) stay in the group.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.wait(10)
-
-
-# --- the Firefly/IMS emulator, in this process ----------------------------------------------
-
-
-@dataclass
-class Client:
-    conn_id: str
-    client_id: str
-    client_secret: str
-
-
-@dataclass
-class ClusterEmulator:
-    """The in-process emulator, one client (organisation) per connection id, and every token
-    it issued (to count IMS tokens per organisation)."""
-
-    emu: Any
-    clients: dict[str, Client]
-    issued: list[tuple[str, float]] = field(default_factory=list)  # (client id, time)
-
-    def tokens_for(self, conn_id: str) -> list[float]:
-        cid = self.clients[conn_id].client_id
-        return [t for c, t in self.issued if c == cid]
-
-    def jobs_for(self, conn_id: str) -> list[dict[str, Any]]:
-        cid = self.clients[conn_id].client_id
-        return [j for j in self.emu.jobs() if j.get("clientId") == cid]
-
-
 @contextlib.contextmanager
 def cluster_emulator(**options: Any) -> Iterator[ClusterEmulator]:
-    from airflow_provider_firefly.testing import FireflyEmulator
-
-    tag = secrets.token_hex(4)
-    clients = {
-        conn: Client(conn, f"{conn}-{tag}", f"secret-{secrets.token_urlsafe(18)}")
-        for conn in CONNECTIONS
-    }
-    first, *rest = clients.values()
-    emu = FireflyEmulator(
-        first.client_id,
-        first.client_secret,
-        extra_clients={c.client_id: c.client_secret for c in rest},
-        **options,
-    )
-    state = ClusterEmulator(emu, clients)
-    authority = emu.state.authority
-    original_issue = authority.issue
-    lock = threading.Lock()
-
-    def recording_issue(*args: Any, **kwargs: Any) -> str:
-        token = original_issue(*args, **kwargs)
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        with lock:
-            state.issued.append((str(claims["client_id"]), time.time()))
-        return token
-
-    authority.issue = recording_issue  # this emulator only
-    emu.start()
-    try:
-        yield state
-    finally:
-        emu.stop()
-
-
-# --- the cluster ------------------------------------------------------------------------------
+    """The emulator with one organisation per connection of :data:`CONNECTIONS`."""
+    with organisation_emulator(CONNECTIONS, **options) as emu:
+        yield emu
 
 
 @dataclass
@@ -296,7 +91,9 @@ class Cluster:
         """The environment of one simulated host: its own HOME (and so its own token cache)."""
         home = self.root / "hosts" / name
         home.mkdir(parents=True, exist_ok=True)
-        return {**self.env, "HOME": str(home), "FF_CLUSTER_HOST": name}
+        env = {**self.env, "HOME": str(home), "FF_CLUSTER_HOST": name}
+        env.pop("XDG_CACHE_HOME", None)  # else every host would share that cache folder
+        return env
 
     def token_cache_dir(self, name: str) -> Path:
         return self.root / "hosts" / name / ".cache" / "airflow-provider-firefly" / "tokens"
@@ -347,13 +144,21 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
         return stray
 
-    def restart(self, name: str) -> None:
-        """Start a killed worker or triggerer again (same host, same HOME)."""
+    def restart(self, name: str, timeout: float = 120) -> None:
+        """Start a killed worker or triggerer again (same host, same HOME). A triggerer is
+        waited for until its new job has registered, so that the next test sees two."""
         self.procs.stop([name], timeout=1)
         if name.startswith("worker"):
             self.start_worker(name)
-        else:
-            self.start_triggerer(name)
+            return
+        before = self.triggerer_ids().get(name, 0)
+        self.start_triggerer(name)
+        deadline = time.monotonic() + timeout
+        while self.triggerer_ids().get(name, 0) <= before:
+            self.procs.check_alive([name])
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not register again in {timeout:.0f} s")
+            time.sleep(1)
 
     # -- REST API ------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
@@ -424,11 +229,27 @@ class Cluster:
             con.close()
 
     def triggerer_ids(self) -> dict[str, int]:
-        """Live triggerer job id by simulated host name."""
+        """Triggerer job id by simulated host name: the newest job of each host (a killed
+        triggerer's job row stays ``running``; its restart is a newer job on the same host)."""
         rows = self.sql(
-            "SELECT id, hostname FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
+            "SELECT hostname, max(id) AS id FROM job WHERE job_type = 'TriggererJob' "
+            "AND state = 'running' GROUP BY hostname"
         )
         return {str(r["hostname"]): int(r["id"]) for r in rows}
+
+    def wait_idle(self, timeout: float = 300) -> None:
+        """Wait until no trigger and no task instance is in flight (earlier runs are over)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            (row,) = self.sql(
+                "SELECT (SELECT count(*) FROM trigger) + (SELECT count(*) FROM task_instance "
+                "WHERE state IN ('queued', 'scheduled', 'running', 'deferred', 'up_for_retry')) "
+                "AS busy"
+            )
+            if int(row["busy"]) == 0:
+                return
+            time.sleep(1)
+        raise RuntimeError("the cluster is still busy with earlier runs")
 
     def stop(self) -> None:
         airflow = [n for n in self.procs.procs if n not in ("postgres", "redis")]
@@ -455,100 +276,6 @@ def _base_env() -> dict[str, str]:
     """This process's environment without any Airflow or provider setting of other tests."""
     drop = ("AIRFLOW", "FIREFLY_", "FF_", "PYTHONPATH")
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
-def _start_postgres(procs: Processes, root: Path) -> tuple[Path, str]:
-    """initdb into a temp folder and start PostgreSQL, as ``postgres`` when we are root
-    (``initdb`` refuses root). Returns the data folder (deleted at stop) and the DSN."""
-    user = "postgres" if os.geteuid() == 0 else None
-    pg_dir = Path(tempfile.mkdtemp(prefix="ff-cluster-pg-"))
-    data, sockets = pg_dir / "data", pg_dir / "sock"
-    sockets.mkdir()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        for path in (pg_dir, sockets):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-    # The log folder must be writable by that user too: logs of postgres go to its stdout.
-    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "LANG": "C"}
-    init = subprocess.run(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
-        env=env,
-        user=user,
-        capture_output=True,
-        timeout=120,
-        check=False,
-        cwd=pg_dir,
-    )
-    (procs.logs / "initdb.log").write_bytes(init.stdout + init.stderr)
-    if init.returncode != 0:
-        raise RuntimeError(f"initdb failed: {init.stderr.decode(errors='replace')[-2000:]}")
-    port = free_port()
-    proc = procs.start(
-        "postgres",
-        [
-            str(PG_BIN / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(sockets),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "max_connections=200",
-            # A throwaway database: durability buys nothing here and costs the shared disk.
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ],
-        env,
-        cwd=pg_dir,
-        user=user,
-        stop_signal=signal.SIGINT,  # "fast" shutdown: do not wait for clients
-    )
-    _wait_port(port, proc, procs.logs / "postgres.log", 60)
-    created = subprocess.run(
-        [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if created.returncode != 0:
-        raise RuntimeError(f"createdb failed: {created.stderr.decode(errors='replace')}")
-    return pg_dir, f"postgresql://postgres@127.0.0.1:{port}/airflow"
-
-
-def _start_redis(procs: Processes, root: Path) -> int:
-    port = free_port()
-    folder = root / "redis"
-    folder.mkdir()
-    proc = procs.start(
-        "redis",
-        [
-            REDIS_SERVER,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(folder),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ],
-        {"PATH": os.environ.get("PATH", "")},
-        cwd=folder,
-    )
-    _wait_port(port, proc, procs.logs / "redis.log", 30)
-    return port
 
 
 def airflow_env(
@@ -627,8 +354,8 @@ def running_cluster(emu: ClusterEmulator, start_timeout: float = 300) -> Iterato
     pg_dir = Path()
     cluster: Cluster | None = None
     try:
-        pg_dir, dsn = _start_postgres(procs, root)
-        redis_port = _start_redis(procs, root)
+        pg_dir, dsn = start_postgres(procs, root)
+        redis_port = start_redis(procs, root)
         api_port = free_port()
         env = airflow_env(root, api_port, dsn, redis_port, emu)
         cluster = Cluster(root, pg_dir, env, f"http://127.0.0.1:{api_port}", dsn, procs)

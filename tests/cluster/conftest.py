@@ -18,14 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .cluster import (
-    PG_BIN,
-    REDIS_SERVER,
-    Cluster,
-    ClusterEmulator,
-    cluster_emulator,
-    running_cluster,
-)
+from .cluster import Cluster, ClusterEmulator, cluster_emulator, running_cluster
+from .services import PG_BIN, REDIS_SERVER
 
 #: Session defaults: rate limit on (per organisation, generous: the budget test lowers it),
 #: short jobs.

@@ -19,8 +19,6 @@ from .cluster import BUDGET_POOL, BUDGET_RPM, TRIGGERERS, WORKERS, Cluster, Clus
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.cluster, pytest.mark.timeout(900)]
 
-FIREFLY_ROUTES = ("POST /v3/images/generate-async", "GET /v3/status/{jobId}")
-
 
 def _states(tis: list[dict[str, Any]]) -> dict[str, int]:
     return dict(Counter(str(ti["state"]) for ti in tis))
@@ -86,6 +84,7 @@ def test_mapped_tasks_on_both_workers_share_one_token(
 
 @pytest.mark.xfail(
     strict=False,
+    raises=AssertionError,
     reason="cold-start race: hosts that miss the shared Variable at the same moment each mint "
     "(last writer wins; seen: 2 IMS requests 83 ms apart). Needs a mint claim in the shared "
     "store (docs/deployment.md); not strict because the race is timing-dependent",
@@ -182,15 +181,16 @@ def _trigger_rows(cluster: Cluster, dag_id: str, run_id: str) -> list[dict[str, 
 
 
 def _polling_triggers(
-    cluster: Cluster, emulator: ClusterEmulator, dag_id: str, run_id: str, n: int
+    cluster: Cluster, emulator: ClusterEmulator, conn: str, dag_id: str, run_id: str, *, n: int
 ) -> tuple[Counter[str], dict[str, int]]:
     """Wait until the run's ``n`` triggers are assigned and have polled; their owners by host."""
-    polls0 = int(emulator.emu.counters()["status_polls"])
+    requests0, _ = emulator.requests_for(conn)
 
     def polling() -> list[dict[str, Any]] | None:
         rows = _trigger_rows(cluster, dag_id, run_id)
-        polls = int(emulator.emu.counters()["status_polls"]) - polls0
-        if len(rows) == n and all(r["triggerer_id"] for r in rows) and polls >= n:
+        # n submissions, then at least n status polls
+        sent = emulator.requests_for(conn)[0] - requests0
+        if len(rows) == n and all(r["triggerer_id"] for r in rows) and sent >= 2 * n:
             return rows
         return None
 
@@ -208,12 +208,12 @@ def test_killed_triggerer_hands_its_triggers_to_the_other(
     dag_id, conn = "ff_cluster_triggerer_kill", "ff_cl_triggerer_kill"
     emulator.emu.configure(job_duration=35.0)
     run_id = cluster.trigger(dag_id)
-    owners, ids = _polling_triggers(cluster, emulator, dag_id, run_id, 6)
+    owners, ids = _polling_triggers(cluster, emulator, conn, dag_id, run_id, n=6)
     victim = owners.most_common(1)[0][0]
     (survivor,) = set(TRIGGERERS) - {victim}
     killed_at = time.monotonic()
     cluster.kill_host(victim)
-    polls_at_kill = int(emulator.emu.counters()["status_polls"])
+    requests_at_kill, _ = emulator.requests_for(conn)
     taken_over = None
     try:
 
@@ -227,7 +227,7 @@ def test_killed_triggerer_hands_its_triggers_to_the_other(
         state = cluster.wait_run(dag_id, run_id, timeout=300, tick=tick)
         tis = cluster.task_instances(dag_id, run_id)
         jobs = emulator.jobs_for(conn)
-        polls_after = int(emulator.emu.counters()["status_polls"]) - polls_at_kill
+        polls_after = emulator.requests_for(conn)[0] - requests_at_kill
         _record(
             cluster,
             "triggerer-kill",
@@ -252,6 +252,7 @@ def test_killed_triggerer_hands_its_triggers_to_the_other(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="Airflow 3.3.2 calls on_kill() on triggers reassigned to another triggerer "
     "(apache/airflow#73454, open) and FireflyJobTrigger.on_kill cancels the job the new owner "
     "polls; needs a guard in on_kill (cancel only when the task is no longer deferred)",
@@ -265,37 +266,43 @@ def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
     # Jobs that outlast the whole episode; shortened once the frozen triggerer is back.
     emulator.emu.configure(job_duration=600.0)
     run_id = cluster.trigger(dag_id)
-    owners, ids = _polling_triggers(cluster, emulator, dag_id, run_id, 4)
+    owners, ids = _polling_triggers(cluster, emulator, conn, dag_id, run_id, n=4)
     victim = owners.most_common(1)[0][0]
     (survivor,) = set(TRIGGERERS) - {victim}
-    cancelled0 = int(emulator.emu.counters()["jobs_cancelled"])
-    cluster.procs.pause(victim)
+
+    def finish_jobs() -> None:
+        for job in emulator.jobs_for(conn):
+            emulator.emu.set_job(job["jobId"], duration=time.time() - float(job["created"]) + 1)
+
     try:
-        _wait_for(
-            "the survivor to own every trigger",
-            lambda: all(
-                r["triggerer_id"] == ids[survivor] for r in _trigger_rows(cluster, dag_id, run_id)
-            ),
-            120,
-            cluster,
-        )
+        cluster.procs.pause(victim)
+        try:
+            _wait_for(
+                "the survivor to own every trigger",
+                lambda: all(
+                    r["triggerer_id"] == ids[survivor]
+                    for r in _trigger_rows(cluster, dag_id, run_id)
+                ),
+                120,
+                cluster,
+            )
+        finally:
+            cluster.procs.resume(victim)
+        resumed = datetime.now(timezone.utc)
+
+        def heartbeats_after_resume() -> bool:
+            (row,) = cluster.sql("SELECT latest_heartbeat FROM job WHERE id = %s", (ids[victim],))
+            return bool(row["latest_heartbeat"] > resumed + timedelta(seconds=4))
+
+        # The thawed triggerer has run its loop (heartbeat, then its trigger list) a few times.
+        _wait_for("the thawed triggerer to heartbeat again", heartbeats_after_resume, 90, cluster)
+        time.sleep(3)
     finally:
-        cluster.procs.resume(victim)
-    resumed = datetime.now(timezone.utc)
-
-    def heartbeats_after_resume() -> bool:
-        (row,) = cluster.sql("SELECT latest_heartbeat FROM job WHERE id = %s", (ids[victim],))
-        return bool(row["latest_heartbeat"] > resumed + timedelta(seconds=4))
-
-    # The thawed triggerer has run its loop (heartbeat, then its trigger list) a few times.
-    _wait_for("the thawed triggerer to heartbeat again", heartbeats_after_resume, 60, cluster)
-    time.sleep(3)
-    for job in emulator.jobs_for(conn):
-        emulator.emu.set_job(job["jobId"], duration=time.time() - float(job["created"]) + 1)
+        finish_jobs()  # whatever happened, nothing of this test keeps polling
     state = cluster.wait_run(dag_id, run_id, timeout=300)
     tis = cluster.task_instances(dag_id, run_id)
     jobs = emulator.jobs_for(conn)
-    cancelled = int(emulator.emu.counters()["jobs_cancelled"]) - cancelled0
+    cancelled = sum(1 for j in jobs if j["status"] in ("cancel_pending", "cancelled"))
     _record(
         cluster,
         "triggerer-pause",
@@ -315,19 +322,9 @@ def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
     assert state == "success"
 
 
-def _firefly_requests(counters: dict[str, Any]) -> tuple[int, int]:
-    """(requests, 429 answers) over the rate-limited Firefly routes."""
-    total = limited = 0
-    for route, by_status in counters["responses_by_route"].items():
-        if route.startswith(("POST /ims", "GET /outputs")):
-            continue
-        total += sum(int(n) for n in by_status.values())
-        limited += int(by_status.get("429", 0))
-    return total, limited
-
-
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="one organisation budget across the cluster is not enforced yet: each triggerer "
     "paces only its own polls, sync tasks do not pace at all (see docs/deployment.md)",
 )
@@ -339,16 +336,15 @@ def test_one_organisation_budget_across_the_cluster(
     pool that counts deferred tasks: goal 0 failed tasks and at most 1 % of the requests
     answered 429."""
     dag_id, conn = "ff_cluster_budget", "ff_cl_budget"
+    cluster.wait_idle()  # the figures are this organisation's, the CPU should be too
     emulator.emu.configure(job_duration=10.0, rate_limit=BUDGET_RPM, rate_limit_window=60.0)
-    before = emulator.emu.counters()
+    total0, limited0 = emulator.requests_for(conn)
     t0 = time.monotonic()
     run_id = cluster.trigger(dag_id)
     state = cluster.wait_run(dag_id, run_id, timeout=720)
     wall = time.monotonic() - t0
-    after = emulator.emu.counters()
     tis = cluster.task_instances(dag_id, run_id)
-    total0, limited0 = _firefly_requests(before)
-    total1, limited1 = _firefly_requests(after)
+    total1, limited1 = emulator.requests_for(conn)
     total, limited = total1 - total0, limited1 - limited0
     jobs = emulator.jobs_for(conn)
     failed = [ti for ti in tis if ti["state"] != "success"]
