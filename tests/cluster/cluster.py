@@ -326,6 +326,7 @@ def airflow_env(
         extra: dict[str, Any] = {"shared_cache": True}
         if conn_id == "ff_cl_budget":
             extra["requests_per_minute"] = BUDGET_RPM
+            extra["budget_slots"] = BUDGET_POOL[1]
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = airflow_connection(
             emu.emu.api_url, client.client_id, client.client_secret, **extra
         )

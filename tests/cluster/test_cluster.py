@@ -250,13 +250,6 @@ def test_killed_triggerer_hands_its_triggers_to_the_other(
     assert taken_over is not None or owners[survivor] == 6, "the survivor never took over"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Airflow 3.3.2 calls on_kill() on triggers reassigned to another triggerer "
-    "(apache/airflow#73454, open) and FireflyJobTrigger.on_kill cancels the job the new owner "
-    "polls; needs a guard in on_kill (cancel only when the task is no longer deferred)",
-)
 def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
     cluster: Cluster, emulator: ClusterEmulator
 ) -> None:
@@ -322,12 +315,6 @@ def test_frozen_triggerer_does_not_cancel_the_jobs_it_lost(
     assert state == "success"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="one organisation budget across the cluster is not enforced yet: each triggerer "
-    "paces only its own polls, sync tasks do not pace at all (see docs/deployment.md)",
-)
 def test_one_organisation_budget_across_the_cluster(
     cluster: Cluster, emulator: ClusterEmulator
 ) -> None:
