@@ -12,8 +12,6 @@ from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.api import (
     MAX_UPLOAD_BYTES,
@@ -32,6 +30,7 @@ from airflow_provider_firefly.client.errors import (
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
 from airflow_provider_firefly.client.transport import StreamResult
+from airflow_provider_firefly.compat import BaseHook
 from airflow_provider_firefly.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
