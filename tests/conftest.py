@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# The emulator fixtures (``firefly_emulator``) are opt-in: the package registers no pytest11
+# entry point, so installing it never changes other projects' pytest runs.
+pytest_plugins = ["airflow_provider_firefly.testing.pytest_plugin"]
 
 TESTS = Path(__file__).parent
 
@@ -37,7 +43,19 @@ os.environ["AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR"] = _cache
 def airflow_db() -> str:
     """A migrated SQLite metadata DB in the throwaway AIRFLOW_HOME (about 5 s, once)."""
     home = os.environ["AIRFLOW_HOME"]
-    if not os.path.exists(os.path.join(home, "airflow.db")):
+    # Not just "airflow.db exists": importing Airflow 3.0 creates the file empty.
+    if not _migrated(os.path.join(home, "airflow.db")):
         airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
         subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
     return home
+
+
+def _migrated(db_path: str) -> bool:
+    """Whether the SQLite file holds a migrated Airflow schema."""
+    if not os.path.exists(db_path):
+        return False
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        found = db.execute(
+            "select 1 from sqlite_master where type = 'table' and name = 'alembic_version'"
+        ).fetchone()
+    return found is not None
