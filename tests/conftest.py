@@ -142,7 +142,7 @@ def _airflow_minor() -> str:
 def _cannot_run(node_id: str) -> str | None:
     """Why ``node_id`` cannot run on this Airflow, or None."""
     for prefix, (minors, why) in CANNOT_RUN_ON.items():
-        matches = node_id == prefix or node_id.startswith(prefix + "::")
+        matches = node_id == prefix or node_id.startswith((prefix + "::", prefix + "["))
         if matches and _airflow_minor() in minors:
             return f"not on Airflow {_airflow_minor()}: {why}"
     return None
