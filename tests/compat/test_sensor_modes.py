@@ -4,6 +4,10 @@
 Each job runs for a few seconds after its submit task, so each sensor must wait: the reschedule
 sensor is rescheduled at least once (a ``task_reschedule`` row), the deferrable one defers and its
 trigger polls the job to the end, and every sensor succeeds.
+
+Not reschedule mode on Airflow 3.0.6: there the sensor's second try fails inside Airflow
+(``BaseSensorOperator.execute``: ``timezone.utcnow() - start_date`` with the first reschedule
+date as a string, under ``airflow dags test``), whatever the sensor; see docs/support.md.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_firefly.compat import AIRFLOW_V_3_1_PLUS
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from .conftest import AIRFLOW, ApiServer, server_env
@@ -25,6 +30,7 @@ from .conftest import AIRFLOW, ApiServer, server_env
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 DAGS = Path(__file__).parent / "dags"
+MODES = ("reschedule", "poke", "deferrable") if AIRFLOW_V_3_1_PLUS else ("poke", "deferrable")
 JOB_SECONDS = "12"  # long enough for a first poke before the end on a busy host
 
 
@@ -35,6 +41,7 @@ def test_sensor_modes_in_airflow_dags_test(api_server: ApiServer, tmp_path: Path
     shutil.copy(api_server.home / "airflow.db", home / "airflow.db")
     env = server_env(home)
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
+    env["COMPAT_SENSOR_MODES"] = ",".join(MODES)
     with FireflyEmulator.spawn("--host", "127.0.0.1", "--job-duration", JOB_SECONDS) as emu:
         env["AIRFLOW_CONN_FIREFLY_DEFAULT"] = emu.airflow_connection(host_cache=False)
         run = subprocess.run(
@@ -57,17 +64,14 @@ def test_sensor_modes_in_airflow_dags_test(api_server: ApiServer, tmp_path: Path
         )
         reschedules = db.execute("select count(*) from task_reschedule").fetchone()[0]
     assert states == {
-        "submit_reschedule": "success",
-        "reschedule": "success",
-        "submit_poke": "success",
-        "poke": "success",
-        "submit_deferrable": "success",
-        "deferrable": "success",
+        **{f"submit_{mode}": "success" for mode in MODES},
+        **dict.fromkeys(MODES, "success"),
     }, (states, log[-5000:])
-    assert reschedules >= 1, log[-5000:]
+    if "reschedule" in MODES:
+        assert reschedules >= 1, log[-5000:]
     assert "Deferring: the triggerer polls Firefly job" in log, log[-5000:]
-    assert counters["jobs_submitted"] == 3
+    assert counters["jobs_submitted"] == len(MODES)
     # The poke and reschedule sensors saw their job running (at least two polls each); the
-    # trigger polled the third job at least once.
-    assert counters["status_polls"] >= 5, counters
+    # trigger polled its job at least once.
+    assert counters["status_polls"] >= 2 * len(MODES) - 1, counters
     assert counters["jobs_cancelled"] == 0

@@ -2,11 +2,13 @@
 
 A linear chain, so the order (and so the timing) is the same on every Airflow minor: each sensor
 waits for a job submitted just before it, which the emulator keeps running for a few seconds.
+``COMPAT_SENSOR_MODES`` (comma-separated) picks the modes.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 
 from airflow.sdk import DAG, task
 
@@ -29,7 +31,7 @@ with DAG(
     default_args={"retries": 0},
 ) as the_dag:
     chain = []
-    for mode in ("reschedule", "poke", "deferrable"):
+    for mode in os.environ.get("COMPAT_SENSOR_MODES", "reschedule,poke,deferrable").split(","):
         url = submit.override(task_id=f"submit_{mode}")(mode)
         sensor = FireflyJobSensor(
             task_id=mode,
