@@ -13,8 +13,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.api import (
     AsyncFireflyClient,
@@ -33,6 +31,7 @@ from airflow_provider_firefly.client.errors import (
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
 from airflow_provider_firefly.client.transport import StreamResult
 from airflow_provider_firefly.client.uploads import check_upload_size
+from airflow_provider_firefly.compat import BaseHook
 from airflow_provider_firefly.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,

@@ -41,10 +41,8 @@ DEFER_GRACE = 120.0
 
 
 def _default_deferrable() -> bool:
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - older Airflow
-        from airflow.configuration import conf
+    from airflow_provider_firefly.compat import conf
+
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 

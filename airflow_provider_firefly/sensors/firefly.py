@@ -27,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
-from airflow.sdk.configuration import conf
 
 from airflow_provider_firefly.client.errors import (
     FireflyConfigError,
@@ -36,6 +35,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyServerError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobStatus, job_error
+from airflow_provider_firefly.compat import conf
 from airflow_provider_firefly.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -250,8 +250,7 @@ class FireflyJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: the final status, or the typed error."""
-        from airflow.sdk.exceptions import AirflowSensorTimeout
-
+        from airflow_provider_firefly.compat import AirflowSensorTimeout
         from airflow_provider_firefly.triggers.events import raise_for_event
 
         if isinstance(event, dict) and event.get("status") == "deadline":
