@@ -350,9 +350,7 @@ def _parse_connection(
     )
 
 
-def _budget(
-    conn_id: str, value: float | None, slots: int | None, *, local: bool
-) -> dict[str, Any]:
+def _budget(conn_id: str, value: float | None, slots: int | None, *, local: bool) -> dict[str, Any]:
     if value is None:
         if local:
             # A loopback server (the emulator) enforces no organisation budget unless told to.
