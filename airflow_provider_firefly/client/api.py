@@ -271,7 +271,9 @@ class FireflyClient(SubmitMethods, _ClientBase):
             idempotent=False,
             what=op.label,
         )
-        handle = parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
+        handle = parse_submit_response(
+            response.json(), what=op.label, api_url=self.http.api_url, headers=response.headers
+        )
         log.info("%s accepted job %s", op.label, handle.job_id)
         return handle
 
@@ -333,11 +335,16 @@ class FireflyClient(SubmitMethods, _ClientBase):
         )
 
     def _cancel_quietly(self, job: JobRef) -> None:
+        job_id = job.job_id if isinstance(job, JobHandle) else job
         try:
             cancelled = self.cancel(job)
-            log.warning("deadline passed: cancel %s", "requested" if cancelled else "not needed")
+            log.warning(
+                "Firefly job %s: deadline passed; cancel %s",
+                job_id,
+                "requested" if cancelled else "not needed",
+            )
         except FireflyError as error:
-            log.warning("deadline passed: cancel failed: %s", error)
+            log.warning("Firefly job %s: deadline passed; cancel failed: %s", job_id, error)
 
     def run(
         self,
@@ -558,7 +565,9 @@ class AsyncFireflyClient(_ClientBase):
         response = await self.request(
             op.method, op.path, json_body=dict(body), headers=sent, idempotent=False, what=op.label
         )
-        return parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
+        return parse_submit_response(
+            response.json(), what=op.label, api_url=self.http.api_url, headers=response.headers
+        )
 
     async def get_status(self, job: JobRef) -> JobStatus:
         """The job's current status (one request)."""
