@@ -15,7 +15,7 @@ from airflow_provider_firefly import __version__  # noqa: E402
 
 project = "airflow-provider-firefly"
 author = "airflow-provider-firefly developers"
-copyright = "airflow-provider-firefly developers"  # noqa: A001
+copyright = "airflow-provider-firefly developers"
 release = __version__
 version = __version__
 
