@@ -33,7 +33,8 @@ autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
 autodoc_class_signature = "separated"
 autodoc_default_options = {"members": True, "show-inheritance": True}
-autoclass_content = "class"
+# Class docstring and __init__ docstring (the clients document their arguments on __init__).
+autoclass_content = "both"
 
 myst_heading_anchors = 3
 html_theme = "alabaster"

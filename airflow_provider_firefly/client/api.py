@@ -90,18 +90,7 @@ def _default_user_agent() -> str:
 
 
 class _ClientBase:
-    """Everything the sync and async clients share: configuration, URLs, headers, parsing.
-
-    :param credentials: the IMS OAuth server-to-server credentials.
-    :param http: endpoints, timeouts and retry budget; defaults to Adobe's endpoints.
-    :param token_cache: where access tokens are cached between processes.
-    :param shared_store: a store shared by many processes (the hook passes Airflow Variables).
-    :param on_token: called with each new access token (the hook masks it in Airflow's logs).
-    :param user_agent: the ``User-Agent`` header; defaults to this package and its version.
-    :param token_manager: a ready token manager, shared by several clients.
-    :param pacer: this task's share of the organisation's request budget; every Firefly
-        request waits for it (see :mod:`airflow_provider_firefly.client.pacing`).
-    """
+    """Everything the sync and async clients share: configuration, URLs, headers, parsing."""
 
     def __init__(
         self,
@@ -115,6 +104,18 @@ class _ClientBase:
         token_manager: TokenManager | None = None,
         pacer: TaskPacer | None = None,
     ) -> None:
+        """A client; nothing is sent until the first request.
+
+        :param credentials: the IMS OAuth server-to-server credentials.
+        :param http: endpoints, timeouts and retry budget; defaults to Adobe's endpoints.
+        :param token_cache: where access tokens are cached between processes.
+        :param shared_store: a store shared by many processes (the hook passes Airflow Variables).
+        :param on_token: called with each new access token (the hook masks it in Airflow's logs).
+        :param user_agent: the ``User-Agent`` header; defaults to this package and its version.
+        :param token_manager: a ready token manager, shared by several clients.
+        :param pacer: this task's share of the organisation's request budget; every Firefly
+            request waits for it (see :mod:`airflow_provider_firefly.client.pacing`).
+        """
         self.credentials = credentials
         # This task's share of the organisation's budget: every Firefly request waits for it.
         self.pacer = pacer
