@@ -327,7 +327,7 @@ class FireflyClient(SubmitMethods, _ClientBase):
 
         :param timeout: seconds before giving up with :class:`FireflyJobTimeoutError`; the job
             is then cancelled unless ``cancel_on_timeout`` is False. A rate-limited poll is
-            waited out until then (see :func:`~.polling.wait_for_job`).
+            waited out until then (see ``client.polling.wait_for_job``).
         :param poll: the schedule; give it ``requests_per_minute`` to stay in the budget.
         """
         if self.pacer is not None and timeout is not None:
@@ -422,7 +422,7 @@ class FireflyClient(SubmitMethods, _ClientBase):
         """Stream an output to a local path (written atomically) or to a writer factory.
 
         No credentials are sent to the presigned URL; https only, redirects checked, at most
-        ``max_output_bytes`` saved (see :mod:`~.downloads`). Memory use is one chunk.
+        ``max_output_bytes`` saved (see ``client.downloads``). Memory use is one chunk.
 
         :param job_id: named in a refusal (:class:`FireflyDownloadRefusedError`).
         :param discard: with a writer factory, called when the download fails, to delete

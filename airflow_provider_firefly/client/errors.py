@@ -2,7 +2,7 @@
 
 Every error carries what a user needs to act (HTTP status, Adobe's ``error_code``, a message,
 the request id) and never a token, a secret or a request body. The server texts in them are
-read by :mod:`.server_text` (re-exported here), which accepts any bytes: an empty 429 body,
+read by ``client.server_text`` (re-exported here), which accepts any bytes: an empty 429 body,
 HTML from a proxy or truncated JSON all become a clean error.
 """
 
