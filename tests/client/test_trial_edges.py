@@ -21,6 +21,8 @@ from airflow_provider_firefly.client import (
     PollPolicy,
     TokenCacheSettings,
 )
+from airflow_provider_firefly.client.jobs import parse_submit_response
+from airflow_provider_firefly.client.server_text import MAX_FIELD
 from airflow_provider_firefly.testing import FireflyEmulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -93,3 +95,13 @@ def test_deadline_warnings_name_the_job(
     assert messages[0] == f"Firefly job {handle.job_id}: deadline passed; cancel requested"
     assert messages[1].startswith(f"Firefly job {other.job_id}: deadline passed; cancel failed: ")
     assert len(messages) == 2
+
+
+def test_a_hostile_request_id_is_clipped() -> None:
+    body = {"jobId": "urn:ff:jobs:x:1", "statusUrl": "https://x/v3/status/1"}
+    handle = parse_submit_response(body, what="POST", headers={"X-Request-Id": "r" * 5000})
+    assert handle.request_id is not None
+    assert 0 < len(handle.request_id) <= MAX_FIELD + 3  # clipped, with an ellipsis at most
+    loaded = JobHandle.from_dict({**handle.to_dict(), "request_id": "s" * 5000})
+    assert loaded.request_id is not None
+    assert len(loaded.request_id) <= MAX_FIELD + 3
