@@ -42,7 +42,9 @@ __all__ = [
     "parse_connection",
 ]
 
+#: The connection type (``conn_type``) of Firefly connections.
 CONN_TYPE = "firefly"
+#: The connection the hook, operators, sensor and trigger use unless told otherwise.
 DEFAULT_CONN_ID = "firefly_default"
 HOOK_NAME = "Adobe Firefly"
 _PREFIX = f"extra__{CONN_TYPE}__"
@@ -68,6 +70,7 @@ class ExtraField:
 # "proxy", "dsn", ...): Airflow would mask its value everywhere (logs, the connection API, and the
 # form's default, which the 3.3 UI then shows as "***"). A test guards this. The one exception is
 # proxy_url, which has no default and may carry the proxy's password: masked on purpose.
+#: The connection's extra fields by key: label, help text, type, default and check of each.
 EXTRA_FIELDS: dict[str, ExtraField] = {
     "scopes": ExtraField(
         "Scopes",

@@ -104,6 +104,18 @@ class _ClientBase:
         token_manager: TokenManager | None = None,
         pacer: TaskPacer | None = None,
     ) -> None:
+        """A client; nothing is sent until the first request.
+
+        :param credentials: the IMS OAuth server-to-server credentials.
+        :param http: endpoints, timeouts and retry budget; defaults to Adobe's endpoints.
+        :param token_cache: where access tokens are cached between processes.
+        :param shared_store: a store shared by many processes (the hook passes Airflow Variables).
+        :param on_token: called with each new access token (the hook masks it in Airflow's logs).
+        :param user_agent: the ``User-Agent`` header; defaults to this package and its version.
+        :param token_manager: a ready token manager, shared by several clients.
+        :param pacer: this task's share of the organisation's request budget; every Firefly
+            request waits for it (see :mod:`airflow_provider_firefly.client.pacing`).
+        """
         self.credentials = credentials
         # This task's share of the organisation's budget: every Firefly request waits for it.
         self.pacer = pacer
@@ -271,7 +283,9 @@ class FireflyClient(SubmitMethods, _ClientBase):
             idempotent=False,
             what=op.label,
         )
-        handle = parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
+        handle = parse_submit_response(
+            response.json(), what=op.label, api_url=self.http.api_url, headers=response.headers
+        )
         log.info("%s accepted job %s", op.label, handle.job_id)
         return handle
 
@@ -313,7 +327,7 @@ class FireflyClient(SubmitMethods, _ClientBase):
 
         :param timeout: seconds before giving up with :class:`FireflyJobTimeoutError`; the job
             is then cancelled unless ``cancel_on_timeout`` is False. A rate-limited poll is
-            waited out until then (see :func:`~.polling.wait_for_job`).
+            waited out until then (see ``client.polling.wait_for_job``).
         :param poll: the schedule; give it ``requests_per_minute`` to stay in the budget.
         """
         if self.pacer is not None and timeout is not None:
@@ -333,11 +347,16 @@ class FireflyClient(SubmitMethods, _ClientBase):
         )
 
     def _cancel_quietly(self, job: JobRef) -> None:
+        job_id = job.job_id if isinstance(job, JobHandle) else job
         try:
             cancelled = self.cancel(job)
-            log.warning("deadline passed: cancel %s", "requested" if cancelled else "not needed")
+            log.warning(
+                "Firefly job %s: deadline passed; cancel %s",
+                job_id,
+                "requested" if cancelled else "not needed",
+            )
         except FireflyError as error:
-            log.warning("deadline passed: cancel failed: %s", error)
+            log.warning("Firefly job %s: deadline passed; cancel failed: %s", job_id, error)
 
     def run(
         self,
@@ -403,7 +422,7 @@ class FireflyClient(SubmitMethods, _ClientBase):
         """Stream an output to a local path (written atomically) or to a writer factory.
 
         No credentials are sent to the presigned URL; https only, redirects checked, at most
-        ``max_output_bytes`` saved (see :mod:`~.downloads`). Memory use is one chunk.
+        ``max_output_bytes`` saved (see ``client.downloads``). Memory use is one chunk.
 
         :param job_id: named in a refusal (:class:`FireflyDownloadRefusedError`).
         :param discard: with a writer factory, called when the download fails, to delete
@@ -558,7 +577,9 @@ class AsyncFireflyClient(_ClientBase):
         response = await self.request(
             op.method, op.path, json_body=dict(body), headers=sent, idempotent=False, what=op.label
         )
-        return parse_submit_response(response.json(), what=op.label, api_url=self.http.api_url)
+        return parse_submit_response(
+            response.json(), what=op.label, api_url=self.http.api_url, headers=response.headers
+        )
 
     async def get_status(self, job: JobRef) -> JobStatus:
         """The job's current status (one request)."""

@@ -177,7 +177,7 @@ class TokenCacheSettings:
     """How tokens are cached and refreshed.
 
     :param host_cache: share tokens between processes of one host through encrypted files.
-    :param cache_dir: folder of the host cache (created 0700); see :func:`default_cache_dir`.
+    :param cache_dir: folder of the host cache (created 0700); see ``default_cache_dir()``.
     :param lock_timeout: longest wait for the host cache lock before minting without it.
     :param refresh_window: start refreshing proactively this long before expiry (Adobe advises a
         new token every 23 h of 24); each process picks a random point in the window.

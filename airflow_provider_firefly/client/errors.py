@@ -2,7 +2,7 @@
 
 Every error carries what a user needs to act (HTTP status, Adobe's ``error_code``, a message,
 the request id) and never a token, a secret or a request body. The server texts in them are
-read by :mod:`.server_text` (re-exported here), which accepts any bytes: an empty 429 body,
+read by ``client.server_text`` (re-exported here), which accepts any bytes: an empty 429 body,
 HTML from a proxy or truncated JSON all become a clean error.
 """
 
@@ -169,6 +169,9 @@ class FireflyRateLimitError(FireflyError):
 
     :param retry_after: seconds Adobe asked to wait, when it said.
     :param limit_level: ``x-access-rate-limit-level`` (``org`` or ``account``).
+    :param tries: on the final error, how many tries of the request were rate limited before
+        the client gave up; None on a single 429 (which may still be retried).
+    :param elapsed: on the final error, the seconds those tries took, waits included.
     """
 
     def __init__(
@@ -177,11 +180,15 @@ class FireflyRateLimitError(FireflyError):
         *,
         retry_after: float | None = None,
         limit_level: str | None = None,
+        tries: int | None = None,
+        elapsed: float | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
         self.limit_level = clip_server_text(limit_level, MAX_FIELD)
+        self.tries = tries
+        self.elapsed = elapsed
 
 
 class FireflyServerError(FireflyError):

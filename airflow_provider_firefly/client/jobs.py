@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeGuard
 from urllib.parse import quote, unquote, urlsplit
 
@@ -21,6 +22,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyJobTimeoutError,
     clip_server_text,
 )
+from airflow_provider_firefly.client.server_text import MAX_FIELD, header_value
 
 __all__ = [
     "IN_PROGRESS_STATUSES",
@@ -80,18 +82,35 @@ def _job_id_from_url(url: str, what: str) -> str:
 
 @dataclass(frozen=True)
 class JobHandle:
-    """Where to poll and cancel an accepted job; serialisable with :meth:`to_dict`."""
+    """Where to poll and cancel an accepted job; serialisable with :meth:`to_dict`.
+
+    :param job_id: Firefly's job id.
+    :param status_url: the URL to poll, as the submission's reply gave it.
+    :param cancel_url: the URL to cancel the job, when the reply gave one.
+    :param request_id: the submission reply's ``x-request-id``, worth quoting to Adobe support.
+    """
 
     job_id: str
     status_url: str
     cancel_url: str | None = None
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-safe dict (XCom, trigger kwargs); ``request_id`` only when known."""
+        data = asdict(self)
+        if self.request_id is None:
+            del data["request_id"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobHandle:
-        return cls(str(data["job_id"]), str(data["status_url"]), data.get("cancel_url"))
+        """The handle :meth:`to_dict` wrote (dicts written before ``request_id`` load too)."""
+        return cls(
+            str(data["job_id"]),
+            str(data["status_url"]),
+            data.get("cancel_url"),
+            clip_server_text(data.get("request_id"), MAX_FIELD),
+        )
 
     @classmethod
     def for_job_id(cls, api_url: str, job_id: str) -> JobHandle:
@@ -106,13 +125,33 @@ def _href(links: Any, name: str) -> str | None:
     return None
 
 
-def parse_submit_response(data: Any, *, what: str, api_url: str | None = None) -> JobHandle:
+def parse_submit_response(
+    data: Any,
+    *,
+    what: str,
+    api_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JobHandle:
     """A :class:`JobHandle` from a submission's reply (either documented shape).
 
     The spec requires no field: without a status URL, one is built from ``jobId`` on
     ``api_url`` (``{api_url}/v3/status/{jobId}``, the v3 status route every operation's jobs
     are polled on). A job id is always checked to be safe (see :func:`check_job_id`).
+
+    :param data: the reply's JSON body.
+    :param what: the request, for error messages.
+    :param api_url: the API's base URL, to build a status URL from a bare job id.
+    :param headers: the reply's headers; their ``x-request-id`` becomes the handle's
+        ``request_id`` (clipped and redacted like any server text).
     """
+    handle = _handle_from_body(data, what=what, api_url=api_url)
+    request_id = header_value(headers or {}, "x-request-id")
+    if request_id is None:
+        return handle
+    return replace(handle, request_id=clip_server_text(request_id, MAX_FIELD))
+
+
+def _handle_from_body(data: Any, *, what: str, api_url: str | None) -> JobHandle:
     if not isinstance(data, dict):
         raise FireflyError(f"{what} answered without a JSON object describing the job")
     job_id = data.get("jobId")

@@ -32,6 +32,7 @@ from typing import TypeVar
 
 from airflow_provider_firefly.client.errors import FireflyConfigError, FireflyRateLimitError
 from airflow_provider_firefly.client.limits import DEFAULT_PAUSE_SECONDS, request_spacing
+from airflow_provider_firefly.client.rate_limit_advice import exhausted_rate_limit
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_PATIENCE",
@@ -196,22 +197,28 @@ class TaskPacer:
 
     def call(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` when the pacer allows; a 429 waits and sends it again."""
+        since, tries = self.clock(), 0
         while True:
             self.sleep(self.reserve())
             self.sent()
+            tries += 1
             try:
                 return attempt()
             except FireflyRateLimitError as error:
                 if not self.rate_limited(error):
-                    raise
+                    seconds = self.clock() - since
+                    raise exhausted_rate_limit(error, tries=tries, seconds=seconds) from error
 
     async def acall(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """:meth:`call` for coroutines."""
+        since, tries = self.clock(), 0
         while True:
             await self.asleep(self.reserve())
             self.sent()
+            tries += 1
             try:
                 return await attempt()
             except FireflyRateLimitError as error:
                 if not self.rate_limited(error):
-                    raise
+                    seconds = self.clock() - since
+                    raise exhausted_rate_limit(error, tries=tries, seconds=seconds) from error

@@ -31,6 +31,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyServerError,
     FireflyTLSError,
 )
+from airflow_provider_firefly.client.rate_limit_advice import exhausted_rate_limit
 
 __all__ = ["RetryPolicy", "is_retryable", "retry_reason"]
 
@@ -48,7 +49,7 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
     requests (status polls, cancels, downloads, token requests).
     """
     if isinstance(error, FireflyRateLimitError):
-        return True
+        return error.tries is None  # a final 429 (the pacer's patience used up) stays final
     if isinstance(error, FireflyServerError):
         return error.status == 503 or idempotent
     if isinstance(error, FireflyTLSError):
@@ -155,6 +156,15 @@ class RetryPolicy:
                 self.max_attempts,
             )
 
+        def give_up(state: RetryCallState) -> Any:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, FireflyRateLimitError) and error.tries is None:
+                tries, seconds = state.attempt_number, time.monotonic() - started
+                raise exhausted_rate_limit(error, tries=tries, seconds=seconds) from error
+            if error is not None:
+                raise error
+            return state.outcome.result() if state.outcome else None
+
         return {
             "stop": stop_any(
                 stop_after_attempt(self.max_attempts),
@@ -163,6 +173,8 @@ class RetryPolicy:
             "wait": wait,
             "retry": retry_if_exception(lambda e: self.should_retry(e, idempotent=idempotent)),
             "before_sleep": before_sleep,
+            # Called only when the stop condition ends the retries: a 429 then gets the advice.
+            "retry_error_callback": give_up,
             "reraise": True,
         }
 

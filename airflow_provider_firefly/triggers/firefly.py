@@ -105,6 +105,8 @@ def _clean_job(job: Any) -> dict[str, Any]:
             raise ValueError(f"FireflyJobTrigger: job[{key!r}] is missing")
     if clean["cancel_url"] is not None and not isinstance(clean["cancel_url"], str):
         raise ValueError("FireflyJobTrigger: job['cancel_url'] must be a string or None")
+    if isinstance(job.get("request_id"), str):  # the submission's, for the event and lineage
+        clean["request_id"] = JobHandle.from_dict(job).request_id
     return clean
 
 

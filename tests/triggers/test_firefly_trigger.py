@@ -398,7 +398,7 @@ def test_kwargs_hold_no_secret_and_round_trip(
         "cancel_on_deadline",
         "requests_per_minute",
     }
-    assert set(kwargs["job"]) == {"job_id", "status_url", "cancel_url"}
+    assert set(kwargs["job"]) == {"job_id", "status_url", "cancel_url", "request_id"}
     text = json.dumps(kwargs) + repr(trigger)
     run_trigger(trigger)  # a token now exists in this process
     from airflow_provider_firefly.hooks.firefly import FireflyHook
