@@ -134,7 +134,10 @@ class AccessToken:
 class SharedTokenStore(Protocol):
     """A cluster-wide store of token ciphertexts (L3), e.g. an Airflow Variable.
 
-    Values are the text produced by :func:`encrypt_token` (a Fernet token), never a raw token.
+    Values are the text produced by :func:`encrypt_token` (a Fernet token), never a raw token,
+    except under mint-claim keys (``claim_<cache key>``,
+    :mod:`~airflow_provider_firefly.client.mint_claim`): a small JSON of a random owner id and a
+    time, nothing secret.
     Errors raised by these methods are logged as warnings by the token manager, never fatal.
     """
 

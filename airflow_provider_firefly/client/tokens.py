@@ -13,6 +13,8 @@ asks IMS for a new one:
   the same ciphertext.
 
 Reads go L1 → L2 → L3 → IMS and a hit fills the levels above it; a mint writes L3, L2, then L1.
+With L3 on, a host that must mint first wins a mint claim in the store
+(:mod:`~airflow_provider_firefly.client.mint_claim`), so hosts starting together mint once.
 
 Refresh: a token is used until ``expires_at - hard_margin``. Inside ``refresh_window`` before
 expiry each process refreshes proactively from a random point of its own (jitter, so workers do
@@ -41,6 +43,7 @@ from typing import Final
 
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.errors import FireflyAuthError
+from airflow_provider_firefly.client.mint_claim import MintClaim
 from airflow_provider_firefly.client.token_cache import (
     MAX_CLOCK_SKEW,
     MAX_TOKEN_LIFETIME,
@@ -410,7 +413,7 @@ class TokenManager:
                     if token is not None:
                         return token
                     self._check_host_negative_cache(state)
-                return self._mint_and_store(state)
+                return self._mint_claimed(state)
             finally:
                 if host_lock is not None:
                     host_lock.release()
@@ -487,17 +490,20 @@ class TokenManager:
                 self._install(state, token)
                 return token
         if self._shared is not None:
-            token = self._read_shared()
-            if token is not None and self._acceptable(state, token, proactive):
-                self._count("l3_hits")
-                self._log.debug(
-                    "Firefly access token %s read from the shared store", token.fingerprint
-                )
-                if self._host is not None:
-                    self._host.write(self._credentials, token)
-                self._install(state, token)
-                return token
+            return self._read_shared_level(state, proactive=proactive)
         return None
+
+    def _read_shared_level(self, state: _KeyState, *, proactive: bool) -> AccessToken | None:
+        """A token from L3 that will do, filling the levels above."""
+        token = self._read_shared()
+        if token is None or not self._acceptable(state, token, proactive):
+            return None
+        self._count("l3_hits")
+        self._log.debug("Firefly access token %s read from the shared store", token.fingerprint)
+        if self._host is not None:
+            self._host.write(self._credentials, token)
+        self._install(state, token)
+        return token
 
     def _read_shared(self) -> AccessToken | None:
         assert self._shared is not None
@@ -525,6 +531,23 @@ class TokenManager:
         state.token = token
         state.retry_after = 0.0
         state.auth_error = None
+
+    def _mint_claimed(self, state: _KeyState) -> AccessToken:
+        """Mint, but with a shared store only after winning its mint claim: hosts that miss the
+        store together make one IMS request, the others take the winner's token."""
+        if self._shared is None:
+            return self._mint_and_store(state)
+        claim = MintClaim(
+            self._shared,
+            self._key,
+            clock=self._clock,
+            logger=self._log,
+            on_store_error=self._store_error,
+        )
+        return claim.obtain(
+            lambda: self._read_shared_level(state, proactive=False),
+            lambda: self._mint_and_store(state),
+        )
 
     def _mint_and_store(self, state: _KeyState) -> AccessToken:
         started = self._clock()

@@ -5,12 +5,15 @@ as the Kubernetes executor. The Variable holds the same ciphertext as the host c
 encrypted with a key derived from the client secret: whoever can read Variables but does not
 hold the secret learns nothing. Trade-offs (documented in the README): one more place where the
 token lives, last writer wins (harmless: every minted token stays valid), one Execution API call
-per task on a cold process cache.
+per task on a cold process cache. A host about to mint first writes a mint claim
+(``firefly_ims_token_claim_...``: an owner id and a time) so that hosts starting together mint once.
 """
 
 from __future__ import annotations
 
 import logging
+
+from airflow_provider_firefly.client.mint_claim import CLAIM_KEY_PREFIX
 
 __all__ = ["VARIABLE_PREFIX", "VariableTokenStore"]
 
@@ -41,7 +44,11 @@ class VariableTokenStore:
         Variable.set(
             self._key(key),
             value,
-            description="Encrypted Adobe IMS token shared by Firefly tasks",
+            description=(
+                "Which host mints the next Firefly IMS token (owner id and time, no secret)"
+                if key.startswith(CLAIM_KEY_PREFIX)
+                else "Encrypted Adobe IMS token shared by Firefly tasks"
+            ),
         )
 
     def delete(self, key: str) -> None:
