@@ -100,7 +100,8 @@ class MintClaim:
         :param mint: mints and stores a token; its errors propagate.
         """
         timing = self._timing
-        deadline = time.monotonic() + timing.wait
+        started = time.monotonic()
+        deadline = started + timing.wait
         waited = claimed = False
         while True:
             if waited:
@@ -108,6 +109,12 @@ class MintClaim:
                 if token is not None:
                     if claimed:  # the token came while we claimed: leave no claim behind
                         self._release()
+                    self._log.info(
+                        "Firefly access token %s minted by another host (mint claim in the "
+                        "shared store), taken after %.2f s",
+                        token.fingerprint,
+                        time.monotonic() - started,
+                    )
                     return token
             if time.monotonic() >= deadline:
                 self._log.warning(
