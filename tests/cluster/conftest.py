@@ -41,13 +41,15 @@ def _missing() -> list[str]:
     return missing
 
 
-@pytest.fixture(scope="session")
+# Package scope: the cluster (about ten processes) stops once tests/cluster is done, instead of
+# loading the cores for the rest of the session.
+@pytest.fixture(scope="package")
 def cluster_emu() -> Iterator[ClusterEmulator]:
     with cluster_emulator(**EMULATOR_DEFAULTS) as emu:
         yield emu
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(cluster_emu: ClusterEmulator) -> Iterator[Cluster]:
     missing = _missing()
     if missing:
