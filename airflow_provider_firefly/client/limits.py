@@ -57,7 +57,7 @@ MAX_REDIRECTS = 3
 #: Pages of custom models fetched at most (50 per page: 10,000 models).
 MAX_MODEL_PAGES = 200
 #: Default total seconds one request attempt may take, body included (``request_deadline``).
-DEFAULT_REQUEST_DEADLINE = 300.0
+DEFAULT_REQUEST_DEADLINE = 300  # an int, so the connection form shows "300"
 #: Pause of a request budget (or a synchronous wait) after a 429 without a usable
 #: ``retry-after``.
 DEFAULT_PAUSE_SECONDS = 10.0

@@ -69,7 +69,16 @@ def test_every_job_task_reports_its_job_and_outputs(
         facet = event["run"]["facets"]["fireflyJob"]
         if result.get("kind") == "firefly_job_handle":  # submit-only: no outputs yet
             assert facet["operation"] == result["operation"]
-            assert event["outputs"] == []
+            # Under `airflow dags test` Airflow's own file-write tracking carries the files of
+            # tasks that ran earlier in the same process into later events: the submit-only
+            # task may list those, never a file of its own.
+            earlier = {
+                file_dataset(p)
+                for key, other in results.items()
+                if key != (task_id, map_index)
+                for p in other.get("saved_paths") or []
+            }
+            assert names(event["outputs"]) <= earlier, (task_id, event["outputs"])
             continue
         assert facet["operation"] == result["operation"]
         assert facet.get("modelVersion") == result["model_version"]  # None is left out
