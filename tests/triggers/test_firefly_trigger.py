@@ -293,7 +293,9 @@ def test_triggerer_restart_keeps_polling_the_same_job(
     firefly_emulator: FireflyEmulator, set_conn: Any
 ) -> None:
     emu = firefly_emulator
-    emu.configure(job_duration=2.0)
+    # Long enough that the job is still running when the first poll is seen, even on a busy
+    # machine (with 2 s the first poll could already find it done, and nothing was cancelled).
+    emu.configure(job_duration=8.0)
     conn = set_conn("ff_trig_restart", emu)
     job = submit(emu, conn)
     first = _trigger(conn, job, expected_seconds=0.2, deadline=time.time() + 60)
