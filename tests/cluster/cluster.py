@@ -44,9 +44,10 @@ BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
 WORKERS = ("worker-1", "worker-2")
 TRIGGERERS = ("triggerer-1", "triggerer-2")
-#: Slots per Celery worker. Two workers: 8 tasks at once, enough to spread 40 mapped tasks over
-#: both hosts, few enough for 2 shared cores.
-WORKER_CONCURRENCY = 4
+#: Slots per Celery worker. Two workers: 10 tasks at once, as many as the budget pool has slots
+#: (with fewer, queued tasks hold pool slots, and so budget shares, while they wait for a worker),
+#: enough to spread 40 mapped tasks over both hosts, few enough for 2 shared cores.
+WORKER_CONCURRENCY = 5
 #: Seconds without a task heartbeat before the scheduler fails (and retries) a task instance
 #: whose worker died; Airflow's default (300 s) would make the worker-kill test take minutes.
 TI_HEARTBEAT_TIMEOUT = 20
