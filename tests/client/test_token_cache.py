@@ -20,12 +20,12 @@ from cryptography.fernet import Fernet
 import airflow_provider_firefly
 from airflow_provider_firefly.client import token_cache as token_cache_module
 from airflow_provider_firefly.client import tokens as tokens_module
+from airflow_provider_firefly.client.access_token import AccessToken
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.errors import FireflyAuthError, FireflyServerError
-from airflow_provider_firefly.client.token_cache import (
-    AccessToken,
-    HostTokenCache,
-    SharedTokenStore,
+from airflow_provider_firefly.client.shared_store import SharedTokenStore
+from airflow_provider_firefly.client.token_cache import HostTokenCache
+from airflow_provider_firefly.client.token_sealing import (
     TokenCacheError,
     decrypt_token,
     derive_cache_fernet_key,

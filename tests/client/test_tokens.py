@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from airflow_provider_firefly.client import token_registry, token_schedule
 from airflow_provider_firefly.client import tokens as tokens_module
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.errors import FireflyAuthError, FireflyServerError
@@ -113,7 +114,7 @@ def test_proactive_refresh_point_is_jittered_inside_the_window(  # noqa: PLR0917
     quiet_until,
     refreshed_at,
 ):
-    monkeypatch.setattr(tokens_module, "_jitter", jitter)
+    monkeypatch.setattr(token_registry, "_jitter", jitter)
     manager = TokenManager(credentials, fake_minter, memory_only, clock=fake_clock)
     token = manager.get_token()
     fake_clock.now = token.expires_at - quiet_until
@@ -126,8 +127,8 @@ def test_proactive_refresh_point_is_jittered_inside_the_window(  # noqa: PLR0917
 
 
 def test_jitter_is_drawn_per_process_within_bounds() -> None:
-    assert 0.0 <= tokens_module._jitter < 1.0
-    assert tokens_module.JITTER_SHARE == 0.25
+    assert 0.0 <= token_registry.process_jitter() < 1.0
+    assert token_schedule.JITTER_SHARE == 0.25
 
 
 def test_failed_proactive_refresh_keeps_the_token_and_backs_off(
