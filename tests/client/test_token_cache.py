@@ -1,4 +1,6 @@
-"""Host file cache (L2), shared store (L3) and their encryption, including real processes."""
+"""Host file cache (L2): private files, bad entries, the lock, real processes; every level's
+invalidation and what reaches the logs. The ciphertext format is tested in test_token_sealing.py,
+the shared store (L3) in test_shared_store.py."""
 
 from __future__ import annotations
 
@@ -23,10 +25,8 @@ from airflow_provider_firefly.client import tokens as tokens_module
 from airflow_provider_firefly.client.access_token import AccessToken
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.errors import FireflyAuthError, FireflyServerError
-from airflow_provider_firefly.client.shared_store import SharedTokenStore
 from airflow_provider_firefly.client.token_cache import HostTokenCache
 from airflow_provider_firefly.client.token_sealing import (
-    TokenCacheError,
     decrypt_token,
     derive_cache_fernet_key,
     encrypt_token,
@@ -47,45 +47,6 @@ def _token(now: float, value: str = "eyJ.cached-token-SECRETPART", lifetime: flo
 def _host(settings: TokenCacheSettings) -> HostTokenCache:
     assert settings.cache_dir is not None
     return HostTokenCache(settings.cache_dir)
-
-
-# -- encryption ----------------------------------------------------------------------------
-
-
-def test_key_derivation_depends_on_secret_and_credential(credentials):
-    key = derive_cache_fernet_key(credentials)
-    assert key == derive_cache_fernet_key(
-        FireflyCredentials(credentials.client_id, credentials.client_secret)
-    )
-    Fernet(key)  # a valid Fernet key
-    other_secret = FireflyCredentials(credentials.client_id, "another-secret")
-    other_scopes = FireflyCredentials(
-        credentials.client_id, credentials.client_secret, scopes=("firefly_api",)
-    )
-    assert {key, derive_cache_fernet_key(other_secret), derive_cache_fernet_key(other_scopes)}
-    assert key != derive_cache_fernet_key(other_secret)
-    assert key != derive_cache_fernet_key(other_scopes)
-    assert credentials.client_secret.encode() not in key
-
-
-def test_ciphertext_round_trip_and_refusals(credentials):
-    token = _token(time.time())
-    ciphertext = encrypt_token(credentials, token)
-    assert isinstance(ciphertext, str)
-    ciphertext.encode("ascii")
-    assert "SECRETPART" not in ciphertext
-    assert "access_token" not in ciphertext
-    assert decrypt_token(credentials, ciphertext) == token
-    assert decrypt_token(credentials, ciphertext.encode()) == token
-    rotated = FireflyCredentials(credentials.client_id, "rotated-secret")
-    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
-        decrypt_token(rotated, ciphertext)
-    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
-        decrypt_token(credentials, ciphertext[:-10])
-    with pytest.raises(TokenCacheError, match="empty"):
-        decrypt_token(credentials, "")
-    with pytest.raises(TokenCacheError, match="too large"):
-        decrypt_token(credentials, "A" * 100_000)
 
 
 def _encrypt_payload(credentials: FireflyCredentials, payload: object) -> bytes:
@@ -625,70 +586,6 @@ def test_credential_errors_are_shared_through_the_host_cache(
     assert third.get_token().value.startswith("tok-")
     assert fake_minter.calls == 2
     assert not error_file.exists()
-
-
-# -- shared store (L3) ---------------------------------------------------------------------
-
-
-def test_memory_store_satisfies_the_protocol(memory_store):
-    assert isinstance(memory_store, SharedTokenStore)
-
-
-def test_shared_store_holds_ciphertext_and_serves_other_hosts(
-    credentials, fake_clock, fake_minter, memory_store, tmp_path
-):
-    host_a = TokenCacheSettings(cache_dir=tmp_path / "host-a")
-    manager = TokenManager(
-        credentials, fake_minter, host_a, shared_store=memory_store, clock=fake_clock
-    )
-    token = manager.get_token()
-    stored = memory_store.data[credentials.cache_key]
-    assert token.value not in stored
-    assert decrypt_token(credentials, stored, now=fake_clock()) == token
-    # another host: empty memory and folder, same store
-    tokens_module.clear_memory_cache()
-    host_b = TokenCacheSettings(cache_dir=tmp_path / "host-b")
-    other = TokenManager(
-        credentials, fake_minter, host_b, shared_store=memory_store, clock=fake_clock
-    )
-    assert other.get_token() == token
-    assert fake_minter.calls == 1
-    assert other.stats["l3_hits"] == 1
-    # ... which filled its host file
-    file_b = HostTokenCache(tmp_path / "host-b").token_path(credentials.cache_key)
-    assert decrypt_token(credentials, file_b.read_bytes(), now=fake_clock()) == token
-
-
-def test_shared_store_errors_are_warnings(  # noqa: PLR0917
-    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
-):
-    memory_store.fail = RuntimeError("Variable API unreachable")
-    manager = TokenManager(
-        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
-    )
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        token = manager.get_token()
-        manager.invalidate(token.value)
-    assert token.value.startswith("tok-")
-    assert "shared token store read failed (RuntimeError: Variable API unreachable)" in caplog.text
-    assert "shared token store write failed" in caplog.text
-    assert manager.stats["store_errors"] >= 2
-
-
-def test_garbage_in_the_shared_store_is_a_miss(  # noqa: PLR0917
-    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
-):
-    memory_store.data[credentials.cache_key] = "not-a-ciphertext"
-    manager = TokenManager(
-        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
-    )
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        token = manager.get_token()
-    assert "Ignoring the Firefly token in the shared store" in caplog.text
-    assert (
-        decrypt_token(credentials, memory_store.data[credentials.cache_key], now=fake_clock())
-        == token
-    )
 
 
 def test_invalidate_if_same_at_every_level(
