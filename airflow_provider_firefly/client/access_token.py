@@ -23,6 +23,7 @@ __all__ = [
     "AccessToken",
     "check_minted_token",
     "finite_number",
+    "issued_in_the_future",
     "token_fingerprint",
 ]
 
@@ -44,6 +45,11 @@ def finite_number(value: object) -> float | None:
     except OverflowError:  # a 400-digit integer from JSON
         return None
     return number if math.isfinite(number) else None
+
+
+def issued_in_the_future(issued_at: float, now: float) -> bool:
+    """Whether ``issued_at`` lies further ahead than :data:`MAX_CLOCK_SKEW` (a clock runs ahead)."""
+    return issued_at > now + MAX_CLOCK_SKEW
 
 
 def token_fingerprint(value: str) -> str:
@@ -120,5 +126,5 @@ def check_minted_token(token: object, now: float) -> None:
             f"IMS returned an access token valid for {(token.expires_at - now) / 3600:.0f} h, "
             f"more than the {MAX_TOKEN_LIFETIME / 3600:.0f} h any IMS token lives"
         )
-    if token.issued_at > now + MAX_CLOCK_SKEW or token.issued_at >= token.expires_at:
+    if issued_in_the_future(token.issued_at, now) or token.issued_at >= token.expires_at:
         raise FireflyAuthError("IMS returned an access token with an inconsistent issue time")

@@ -18,7 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +30,7 @@ from airflow_provider_firefly.client.access_token import (
     MAX_TOKEN_LIFETIME,
     AccessToken,
     finite_number,
+    issued_in_the_future,
 )
 from airflow_provider_firefly.client.config import FireflyCredentials
 
@@ -72,14 +74,14 @@ def derive_cache_fernet_key(credentials: FireflyCredentials) -> bytes:
     return base64.urlsafe_b64encode(hkdf.derive(credentials.client_secret.encode("utf-8")))
 
 
-def seal(credentials: FireflyCredentials, payload: dict[str, Any]) -> str:
+def seal(credentials: FireflyCredentials, payload: Mapping[str, object]) -> str:
     """Encrypt ``payload`` for this credential, stamped with the format version and cache key."""
     body = {"v": CACHE_FORMAT_VERSION, "key": credentials.cache_key, **payload}
     plaintext = json.dumps(body, separators=(",", ":")).encode("utf-8")
     return Fernet(derive_cache_fernet_key(credentials)).encrypt(plaintext).decode("ascii")
 
 
-def unseal(credentials: FireflyCredentials, ciphertext: str | bytes) -> dict[str, Any]:
+def unseal(credentials: FireflyCredentials, ciphertext: str | bytes) -> dict[str, object]:
     """The payload :func:`seal` encrypted for this credential.
 
     :raises TokenCacheError: not a ciphertext, too large, undecryptable with these credentials,
@@ -118,7 +120,7 @@ def unseal(credentials: FireflyCredentials, ciphertext: str | bytes) -> dict[str
     return payload
 
 
-def number_field(payload: dict[str, Any], name: str) -> float:
+def number_field(payload: Mapping[str, object], name: str) -> float:
     """A finite number field of an unsealed payload.
 
     :raises TokenCacheError: the field is missing or not a finite number.
@@ -167,7 +169,7 @@ def decrypt_token(
     if expires_at <= issued_at or expires_at - issued_at > MAX_TOKEN_LIFETIME:
         raise TokenCacheError("expiry is not after issue or too far from it")
     current = time.time() if now is None else now
-    if issued_at > current + MAX_CLOCK_SKEW:
+    if issued_in_the_future(issued_at, current):
         raise TokenCacheError(
             f"issued {issued_at - current:.0f} s in the future (the writer's clock is ahead "
             f"by more than {MAX_CLOCK_SKEW:.0f} s)"
