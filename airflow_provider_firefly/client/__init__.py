@@ -11,6 +11,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_firefly.client.access_token import (
+        MAX_TOKEN_LIFETIME,
+        AccessToken,
+        token_fingerprint,
+    )
     from airflow_provider_firefly.client.api import (
         AsyncFireflyClient,
         FireflyClient,
@@ -55,6 +60,15 @@ if TYPE_CHECKING:
         OPERATIONS,
         Operation,
     )
+    from airflow_provider_firefly.client.shared_store import SharedTokenStore
+    from airflow_provider_firefly.client.token_cache import HostTokenCache
+    from airflow_provider_firefly.client.token_registry import clear_memory_cache
+    from airflow_provider_firefly.client.token_sealing import (
+        TokenCacheError,
+        decrypt_token,
+        encrypt_token,
+    )
+    from airflow_provider_firefly.client.tokens import TokenManager
 
 _LAZY: dict[str, str] = {
     "AsyncFireflyClient": "airflow_provider_firefly.client.api",
@@ -91,13 +105,25 @@ _LAZY: dict[str, str] = {
     "JobStatus": "airflow_provider_firefly.client.jobs",
     "OPERATIONS": "airflow_provider_firefly.client.operations",
     "Operation": "airflow_provider_firefly.client.operations",
+    "AccessToken": "airflow_provider_firefly.client.access_token",
+    "MAX_TOKEN_LIFETIME": "airflow_provider_firefly.client.access_token",
+    "token_fingerprint": "airflow_provider_firefly.client.access_token",
+    "HostTokenCache": "airflow_provider_firefly.client.token_cache",
+    "TokenCacheError": "airflow_provider_firefly.client.token_sealing",
+    "decrypt_token": "airflow_provider_firefly.client.token_sealing",
+    "encrypt_token": "airflow_provider_firefly.client.token_sealing",
+    "SharedTokenStore": "airflow_provider_firefly.client.shared_store",
+    "TokenManager": "airflow_provider_firefly.client.tokens",
+    "clear_memory_cache": "airflow_provider_firefly.client.token_registry",
 }
 
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_IMS_URL",
     "DEFAULT_SCOPES",
+    "MAX_TOKEN_LIFETIME",
     "OPERATIONS",
+    "AccessToken",
     "AsyncFireflyClient",
     "FireflyAccessError",
     "FireflyAuthError",
@@ -121,13 +147,21 @@ __all__ = [
     "FireflyTLSError",
     "FireflyTimeoutError",
     "FireflyValidationError",
+    "HostTokenCache",
     "HttpSettings",
     "JobHandle",
     "JobOutput",
     "JobStatus",
     "Operation",
     "PollPolicy",
+    "SharedTokenStore",
+    "TokenCacheError",
     "TokenCacheSettings",
+    "TokenManager",
+    "clear_memory_cache",
+    "decrypt_token",
+    "encrypt_token",
+    "token_fingerprint",
 ]
 
 

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from airflow_provider_firefly.client.access_token import (
+    MAX_TOKEN_LIFETIME,
+    AccessToken,
+    finite_number,
+)
 from airflow_provider_firefly.client.config import FireflyCredentials
 from airflow_provider_firefly.client.errors import (
     FireflyAuthError,
     FireflyError,
     FireflyRequestError,
 )
-from airflow_provider_firefly.client.tokens import AccessToken
 from airflow_provider_firefly.client.transport import SyncTransport
 
-__all__ = ["MAX_TOKEN_LIFETIME", "mint_token", "validate_token_reply"]
-
-MAX_TOKEN_LIFETIME = 48 * 3600
+__all__ = ["mint_token", "validate_token_reply"]
 
 
 def _credential_hint(credentials: FireflyCredentials, code: str | None, message: str) -> str:
@@ -75,19 +76,13 @@ def validate_token_reply(data: object, *, requested_at: float) -> AccessToken:
             lifetime = float(lifetime)
         except ValueError:
             lifetime = None
-    if (
-        isinstance(lifetime, bool)
-        or not isinstance(lifetime, (int, float))
-        or not math.isfinite(lifetime)
-        or not 0 < lifetime <= MAX_TOKEN_LIFETIME
-    ):
+    seconds = finite_number(lifetime)
+    if seconds is None or not 0 < seconds <= MAX_TOKEN_LIFETIME:
         raise FireflyAuthError(
             f"IMS answered with an unusable expires_in ({str(lifetime)[:40]!r}); expected seconds "
-            f"between 1 and {MAX_TOKEN_LIFETIME}"
+            f"between 1 and {MAX_TOKEN_LIFETIME:.0f}"
         )
-    return AccessToken(
-        value=token, expires_at=requested_at + float(lifetime), issued_at=requested_at
-    )
+    return AccessToken(value=token, expires_at=requested_at + seconds, issued_at=requested_at)
 
 
 def mint_token(
@@ -120,14 +115,8 @@ def mint_token(
     except FireflyError as error:
         # A server or proxy may echo the form back: the secret must not reach the message.
         _scrub(error, credentials.client_secret)
-        if isinstance(error, FireflyRequestError) and error.status in (400, 401, 403):
-            raise FireflyAuthError(
-                _credential_hint(credentials, error.error_code, error.message),
-                status=error.status,
-                error_code=error.error_code,
-                request_id=error.request_id,
-            ) from None
-        if not isinstance(error, FireflyAuthError):
+        refused = isinstance(error, FireflyRequestError) and error.status in (400, 401, 403)
+        if not refused and not isinstance(error, FireflyAuthError):
             raise
         raise FireflyAuthError(
             _credential_hint(credentials, error.error_code, error.message),

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from airflow_provider_firefly.client.token_cache import AccessToken, SharedTokenStore
+from airflow_provider_firefly.client.access_token import AccessToken, finite_number
+from airflow_provider_firefly.client.shared_store import SharedTokenStore
 
 __all__ = ["CLAIM_KEY_PREFIX", "DEFAULT_TIMING", "ClaimTiming", "MintClaim", "claim_key"]
 
@@ -170,10 +170,8 @@ class MintClaim:
             return None
         if not isinstance(data, dict):
             return None
-        owner, at = data.get("owner"), data.get("at")
-        if not isinstance(owner, str) or isinstance(at, bool) or not isinstance(at, (int, float)):
-            return None
-        if not math.isfinite(at):
+        owner, at = data.get("owner"), finite_number(data.get("at"))
+        if not isinstance(owner, str) or at is None:
             return None
         # a claim from the future (clock skew) counts as abandoned too, so none blocks forever
         if abs(self._clock() - at) >= self._timing.fresh_for:

@@ -19,9 +19,10 @@ import pytest
 
 import airflow_provider_firefly
 from airflow_provider_firefly.client import mint_claim as mint_claim_module
+from airflow_provider_firefly.client.access_token import AccessToken
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.mint_claim import ClaimTiming, MintClaim, claim_key
-from airflow_provider_firefly.client.token_cache import AccessToken, decrypt_token, encrypt_token
+from airflow_provider_firefly.client.token_sealing import decrypt_token, encrypt_token
 from airflow_provider_firefly.client.tokens import TokenManager
 from airflow_provider_firefly.testing import FireflyEmulator
 

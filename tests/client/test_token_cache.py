@@ -1,16 +1,16 @@
-"""Host file cache (L2), shared store (L3) and their encryption, including real processes."""
+"""Host file cache (L2): private files, bad entries, real processes sharing one token, every
+level's invalidation and what reaches the logs. Elsewhere: the ciphertext format in
+test_token_sealing.py, the folder in test_host_folder.py, the lock in test_host_lock.py, the
+shared store (L3) in test_shared_store.py."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import signal
 import stat
 import subprocess
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,13 +20,11 @@ from cryptography.fernet import Fernet
 import airflow_provider_firefly
 from airflow_provider_firefly.client import token_cache as token_cache_module
 from airflow_provider_firefly.client import tokens as tokens_module
+from airflow_provider_firefly.client.access_token import AccessToken
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
 from airflow_provider_firefly.client.errors import FireflyAuthError, FireflyServerError
-from airflow_provider_firefly.client.token_cache import (
-    AccessToken,
-    HostTokenCache,
-    SharedTokenStore,
-    TokenCacheError,
+from airflow_provider_firefly.client.token_cache import HostTokenCache
+from airflow_provider_firefly.client.token_sealing import (
     decrypt_token,
     derive_cache_fernet_key,
     encrypt_token,
@@ -47,45 +45,6 @@ def _token(now: float, value: str = "eyJ.cached-token-SECRETPART", lifetime: flo
 def _host(settings: TokenCacheSettings) -> HostTokenCache:
     assert settings.cache_dir is not None
     return HostTokenCache(settings.cache_dir)
-
-
-# -- encryption ----------------------------------------------------------------------------
-
-
-def test_key_derivation_depends_on_secret_and_credential(credentials):
-    key = derive_cache_fernet_key(credentials)
-    assert key == derive_cache_fernet_key(
-        FireflyCredentials(credentials.client_id, credentials.client_secret)
-    )
-    Fernet(key)  # a valid Fernet key
-    other_secret = FireflyCredentials(credentials.client_id, "another-secret")
-    other_scopes = FireflyCredentials(
-        credentials.client_id, credentials.client_secret, scopes=("firefly_api",)
-    )
-    assert {key, derive_cache_fernet_key(other_secret), derive_cache_fernet_key(other_scopes)}
-    assert key != derive_cache_fernet_key(other_secret)
-    assert key != derive_cache_fernet_key(other_scopes)
-    assert credentials.client_secret.encode() not in key
-
-
-def test_ciphertext_round_trip_and_refusals(credentials):
-    token = _token(time.time())
-    ciphertext = encrypt_token(credentials, token)
-    assert isinstance(ciphertext, str)
-    ciphertext.encode("ascii")
-    assert "SECRETPART" not in ciphertext
-    assert "access_token" not in ciphertext
-    assert decrypt_token(credentials, ciphertext) == token
-    assert decrypt_token(credentials, ciphertext.encode()) == token
-    rotated = FireflyCredentials(credentials.client_id, "rotated-secret")
-    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
-        decrypt_token(rotated, ciphertext)
-    with pytest.raises(TokenCacheError, match="cannot be decrypted"):
-        decrypt_token(credentials, ciphertext[:-10])
-    with pytest.raises(TokenCacheError, match="empty"):
-        decrypt_token(credentials, "")
-    with pytest.raises(TokenCacheError, match="too large"):
-        decrypt_token(credentials, "A" * 100_000)
 
 
 def _encrypt_payload(credentials: FireflyCredentials, payload: object) -> bytes:
@@ -301,198 +260,6 @@ def test_a_rotated_secret_misses(credentials, fake_clock, fake_minter, cache_set
     assert "cannot be decrypted" in caplog.text
 
 
-# -- host cache: folder --------------------------------------------------------------------
-
-
-def test_an_unusable_folder_turns_the_host_cache_off(
-    credentials, fake_clock, fake_minter, tmp_path, caplog
-):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    settings = TokenCacheSettings(cache_dir=blocker / "tokens")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        token = TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
-        tokens_module.clear_memory_cache()
-        again = TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
-    assert token != again  # no host level: each process mints
-    assert fake_minter.calls == 2
-    assert caplog.text.count("cannot be created") == 1  # warned once per process
-    assert len(caplog.records) == 1
-
-
-def test_folder_modes(credentials, fake_clock, fake_minter, tmp_path, caplog):
-    loose = tmp_path / "loose"
-    loose.mkdir(mode=0o755)
-    loose.chmod(0o755)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        TokenManager(
-            credentials, fake_minter, TokenCacheSettings(cache_dir=loose), clock=fake_clock
-        ).get_token()
-    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
-    assert "tightened to 0700" in caplog.text
-    assert (loose / f"{credentials.cache_key}.token").exists()
-
-    tokens_module.clear_memory_cache()
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        TokenManager(
-            credentials, fake_minter, TokenCacheSettings(cache_dir=shared), clock=fake_clock
-        ).get_token()
-    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # never chmod a shared folder
-    assert "shared folder" in caplog.text
-    assert not list(shared.iterdir())
-
-    tokens_module.clear_memory_cache()
-    nested = tmp_path / "new" / "deep" / "tokens"
-    TokenManager(
-        credentials, fake_minter, TokenCacheSettings(cache_dir=nested), clock=fake_clock
-    ).get_token()
-    assert stat.S_IMODE(nested.stat().st_mode) == 0o700
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
-def test_a_foreign_folder_is_not_used(credentials, fake_clock, fake_minter, tmp_path, caplog):
-    foreign = tmp_path / "foreign"
-    foreign.mkdir(mode=0o700)
-    os.chown(foreign, FOREIGN_UID, FOREIGN_UID)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        TokenManager(
-            credentials, fake_minter, TokenCacheSettings(cache_dir=foreign), clock=fake_clock
-        ).get_token()
-    assert f"belongs to uid {FOREIGN_UID}" in caplog.text
-    assert not list(foreign.iterdir())
-
-
-# -- host cache: lock ----------------------------------------------------------------------
-
-HOLDER = r"""
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
-def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
-def test_lock_held_by_another_process_bounded_wait_then_mint(
-    credentials, fake_clock, fake_minter, tmp_path, caplog
-):
-    settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=0.5)
-    holder = _hold_lock(_host(settings).lock_path(credentials.cache_key), 20)
-    try:
-        manager = TokenManager(credentials, fake_minter, settings, clock=fake_clock)
-        started = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger=LOGGER):
-            token = manager.get_token()
-        elapsed = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait()
-    assert 0.5 <= elapsed < 6  # bounded by lock_timeout (generous upper bound for busy CI)
-    assert fake_minter.calls == 1
-    assert "held by another process; going on without it" in caplog.text
-    assert (
-        decrypt_token(
-            credentials,
-            _host(settings).token_path(credentials.cache_key).read_bytes(),
-            now=fake_clock(),
-        )
-        == token
-    )
-
-
-def test_a_killed_lock_holder_releases_the_lock(
-    credentials, fake_clock, fake_minter, tmp_path, caplog
-):
-    settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=10)
-    holder = _hold_lock(_host(settings).lock_path(credentials.cache_key), 60)
-    holder.send_signal(signal.SIGKILL)
-    holder.wait()
-    started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        TokenManager(credentials, fake_minter, settings, clock=fake_clock).get_token()
-    assert time.monotonic() - started < 5  # far below lock_timeout (10 s)
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert fake_minter.calls == 1
-
-
-def test_waiting_for_the_lock_then_reading_the_token_another_process_wrote(
-    credentials, fake_minter, cache_settings
-):
-    fake_minter.clock = time.time
-    other_process = _host(cache_settings)  # its own file descriptions: flock conflicts
-    lock = other_process.acquire_lock(credentials.cache_key, timeout=0)
-    assert lock is not None
-    assert lock.held
-    theirs = _token(time.time(), value="minted-by-another-process")
-
-    def finish_refresh() -> None:
-        time.sleep(0.3)
-        other_process.write(credentials, theirs)
-        lock.release()
-
-    thread = threading.Thread(target=finish_refresh)
-    thread.start()
-    manager = TokenManager(credentials, fake_minter, cache_settings)
-    assert manager.get_token() == theirs
-    thread.join()
-    assert fake_minter.calls == 0
-    assert manager.stats["l2_hits"] == 1
-
-
-def test_proactive_refresh_does_not_wait_for_another_refreshing_process(
-    credentials, fake_clock, fake_minter, tmp_path
-):
-    cache_settings = TokenCacheSettings(cache_dir=tmp_path / "cache", lock_timeout=10)
-    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
-    token = manager.get_token()
-    fake_clock.now = token.expires_at - 2700  # inside every process's proactive window
-    other_process = _host(cache_settings)
-    lock = other_process.acquire_lock(credentials.cache_key, timeout=0)
-    assert lock is not None
-    try:
-        started = time.monotonic()
-        assert manager.get_token() is token
-        assert time.monotonic() - started < 5  # a try-lock: never the 10 s lock_timeout
-        assert fake_minter.calls == 1
-        # the other process finishes: its token is adopted at the next look, without a mint
-        theirs = _token(fake_clock(), value="refreshed-elsewhere")
-        other_process.write(credentials, theirs)
-    finally:
-        lock.release()
-    fake_clock.advance(2)
-    assert manager.get_token() == theirs
-    assert fake_minter.calls == 1
-
-
-def test_a_refresh_found_in_the_host_file_is_adopted(
-    credentials, fake_clock, fake_minter, cache_settings
-):
-    manager = TokenManager(credentials, fake_minter, cache_settings, clock=fake_clock)
-    token = manager.get_token()
-    fake_clock.now = token.expires_at - 2700
-    newer = _token(fake_clock(), value="written-by-a-sibling")
-    _host(cache_settings).write(credentials, newer)
-    assert manager.get_token() == newer
-    assert fake_minter.calls == 1
-    assert manager.stats["l2_hits"] == 1
-
-
 # -- real processes ------------------------------------------------------------------------
 
 WORKER = r"""
@@ -625,70 +392,6 @@ def test_credential_errors_are_shared_through_the_host_cache(
     assert third.get_token().value.startswith("tok-")
     assert fake_minter.calls == 2
     assert not error_file.exists()
-
-
-# -- shared store (L3) ---------------------------------------------------------------------
-
-
-def test_memory_store_satisfies_the_protocol(memory_store):
-    assert isinstance(memory_store, SharedTokenStore)
-
-
-def test_shared_store_holds_ciphertext_and_serves_other_hosts(
-    credentials, fake_clock, fake_minter, memory_store, tmp_path
-):
-    host_a = TokenCacheSettings(cache_dir=tmp_path / "host-a")
-    manager = TokenManager(
-        credentials, fake_minter, host_a, shared_store=memory_store, clock=fake_clock
-    )
-    token = manager.get_token()
-    stored = memory_store.data[credentials.cache_key]
-    assert token.value not in stored
-    assert decrypt_token(credentials, stored, now=fake_clock()) == token
-    # another host: empty memory and folder, same store
-    tokens_module.clear_memory_cache()
-    host_b = TokenCacheSettings(cache_dir=tmp_path / "host-b")
-    other = TokenManager(
-        credentials, fake_minter, host_b, shared_store=memory_store, clock=fake_clock
-    )
-    assert other.get_token() == token
-    assert fake_minter.calls == 1
-    assert other.stats["l3_hits"] == 1
-    # ... which filled its host file
-    file_b = HostTokenCache(tmp_path / "host-b").token_path(credentials.cache_key)
-    assert decrypt_token(credentials, file_b.read_bytes(), now=fake_clock()) == token
-
-
-def test_shared_store_errors_are_warnings(  # noqa: PLR0917
-    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
-):
-    memory_store.fail = RuntimeError("Variable API unreachable")
-    manager = TokenManager(
-        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
-    )
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        token = manager.get_token()
-        manager.invalidate(token.value)
-    assert token.value.startswith("tok-")
-    assert "shared token store read failed (RuntimeError: Variable API unreachable)" in caplog.text
-    assert "shared token store write failed" in caplog.text
-    assert manager.stats["store_errors"] >= 2
-
-
-def test_garbage_in_the_shared_store_is_a_miss(  # noqa: PLR0917
-    credentials, fake_clock, fake_minter, memory_store, memory_only, caplog
-):
-    memory_store.data[credentials.cache_key] = "not-a-ciphertext"
-    manager = TokenManager(
-        credentials, fake_minter, memory_only, shared_store=memory_store, clock=fake_clock
-    )
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        token = manager.get_token()
-    assert "Ignoring the Firefly token in the shared store" in caplog.text
-    assert (
-        decrypt_token(credentials, memory_store.data[credentials.cache_key], now=fake_clock())
-        == token
-    )
 
 
 def test_invalidate_if_same_at_every_level(

@@ -30,7 +30,7 @@ def _token_from_variable_level(conn_id: str) -> dict[str, Any]:
     manager = hook.client.token_manager
     from airflow.sdk._shared.secrets_masker import redact
 
-    from airflow_provider_firefly.client.token_cache import token_fingerprint
+    from airflow_provider_firefly.client import token_fingerprint
 
     return {
         "fingerprint": token_fingerprint(token),

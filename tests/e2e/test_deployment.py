@@ -151,8 +151,8 @@ def test_cluster_wide_cache_across_separate_host_caches(
     runs: Runs, deployment: Deployment, e2e_emulator: E2EEmulator
 ) -> None:
     """Seven tasks, seven connections, no shared host cache: one IMS call, via the Variable."""
+    from airflow_provider_firefly.client import decrypt_token
     from airflow_provider_firefly.client.config import FireflyCredentials
-    from airflow_provider_firefly.client.token_cache import decrypt_token
     from airflow_provider_firefly.hooks.token_store import VARIABLE_PREFIX
 
     tis = runs.tis[CLUSTER]
@@ -195,8 +195,8 @@ def test_cold_cluster_cache_is_last_writer_wins(
 ) -> None:
     """Tasks with no host cache that start before any token exists: each may mint (documented
     trade-off), none fails, and the Variable ends up holding one of the minted tokens."""
+    from airflow_provider_firefly.client import decrypt_token
     from airflow_provider_firefly.client.config import FireflyCredentials
-    from airflow_provider_firefly.client.token_cache import decrypt_token
     from airflow_provider_firefly.hooks.token_store import VARIABLE_PREFIX
 
     tis = runs.tis[COLD]

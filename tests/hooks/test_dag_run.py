@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_firefly.client import decrypt_token, token_fingerprint
 from airflow_provider_firefly.client.config import FireflyCredentials
-from airflow_provider_firefly.client.token_cache import decrypt_token, token_fingerprint
 from airflow_provider_firefly.hooks.token_store import VARIABLE_PREFIX
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage

@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent(
     import json, os, sys
     from airflow_provider_firefly.hooks.firefly import FireflyHook
     from airflow_provider_firefly.client.errors import FireflyNotFoundError
-    from airflow_provider_firefly.client.token_cache import token_fingerprint
+    from airflow_provider_firefly.client import token_fingerprint
 
     total, parallel, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     PROBE = "urn:ff:jobs:emu:00000000-0000-0000-0000-000000000000"

@@ -17,10 +17,11 @@ from airflow_provider_firefly.client import (
     FireflyClient,
     FireflyCredentials,
     FireflyNotFoundError,
+    HostTokenCache,
     HttpSettings,
     TokenCacheSettings,
+    encrypt_token,
 )
-from airflow_provider_firefly.client.token_cache import HostTokenCache, encrypt_token
 from airflow_provider_firefly.client.tokens import AccessToken, clear_memory_cache
 from airflow_provider_firefly.testing import FireflyEmulator
 

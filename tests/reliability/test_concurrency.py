@@ -45,7 +45,7 @@ COMMON = textwrap.dedent(
     import requests
     from airflow_provider_firefly.client import (
         FireflyClient, FireflyCredentials, HttpSettings, TokenCacheSettings)
-    from airflow_provider_firefly.client.token_cache import token_fingerprint
+    from airflow_provider_firefly.client import token_fingerprint
 
     cfg = json.loads(sys.argv[1])
 
