@@ -51,7 +51,11 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(airflow|collections\.abc|openlineage|typing)\..*"),
     (r"py:.*", r"airflow_provider_firefly(\.\w+)*\._\w+.*"),  # private modules and names
     (r"py:.*", r"airflow_provider_firefly\.client\.pacing\.T"),  # a TypeVar
-    (r"py:class", r"airflow_provider_firefly\.client\.(tokens|token_cache|shared_store|access_token|http_base)\.\w+"),
+    (
+        r"py:class",
+        r"airflow_provider_firefly\.client\."
+        r"(tokens|token_cache|shared_store|access_token|http_base)\.\w+",
+    ),
     (r"py:class", r"airflow_provider_firefly\.client\.(retry\.RetryPolicy|submit_methods\.\w+)"),
     # type hints imported under TYPE_CHECKING: Airflow's PokeReturnValue and internal classes
     (r"py:class", r"PokeReturnValue|StreamResult|ImageInputs"),
