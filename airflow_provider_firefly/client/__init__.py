@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.client.api import (
-        AsyncFireflyClient,
         FireflyClient,
         PollPolicy,
     )
+    from airflow_provider_firefly.client.async_api import AsyncFireflyClient
     from airflow_provider_firefly.client.config import (
         DEFAULT_API_URL,
         DEFAULT_IMS_URL,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
-    "AsyncFireflyClient": "airflow_provider_firefly.client.api",
+    "AsyncFireflyClient": "airflow_provider_firefly.client.async_api",
     "FireflyClient": "airflow_provider_firefly.client.api",
     "PollPolicy": "airflow_provider_firefly.client.api",
     "DEFAULT_API_URL": "airflow_provider_firefly.client.config",

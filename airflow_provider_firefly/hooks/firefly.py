@@ -13,12 +13,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.api import (
     AsyncFireflyClient,
     FireflyClient,
     PollPolicy,
 )
+from airflow_provider_firefly.client.api_base import build_user_agent
 from airflow_provider_firefly.client.errors import (
     FireflyAccessError,
     FireflyAuthError,
@@ -69,13 +69,9 @@ def _mask_proxy(proxy_url: str | None) -> None:
 
 
 def _user_agent() -> str:
-    import requests
     from airflow import __version__ as airflow_version
 
-    return (
-        f"airflow-provider-firefly/{__version__} apache-airflow/{airflow_version} "
-        f"python-requests/{requests.__version__}"
-    )
+    return build_user_agent(f"apache-airflow/{airflow_version}")
 
 
 def is_object_storage_path(value: object) -> bool:

@@ -1,25 +1,78 @@
-"""Trigger events of :class:`~airflow_provider_firefly.triggers.firefly.FireflyJobTrigger`,
-turned back into a job status or the typed error (for ``execute_complete``)."""
+"""The events of :class:`~airflow_provider_firefly.triggers.firefly.FireflyJobTrigger`: built
+from a job's status or a polling error (:func:`event_payload`, :func:`terminal_payload`,
+:func:`error_payload`), and turned back into the job status or the typed error
+(:func:`raise_for_event`, for ``execute_complete``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_firefly.client import errors as _errors
-from airflow_provider_firefly.client.errors import (
-    FireflyConnectionError,
-    FireflyError,
-    FireflyJobCancelledError,
-    FireflyJobFailedError,
-    FireflyJobTimeoutError,
-    FireflyRateLimitError,
-    FireflyServerError,
-)
-from airflow_provider_firefly.client.jobs import JobStatus
+from airflow_provider_firefly.client import errors
+from airflow_provider_firefly.client.errors import FireflyError
+from airflow_provider_firefly.client.jobs import JobStatus, job_error
 
-__all__ = ["EVENT_STATUSES", "raise_for_event"]
+__all__ = [
+    "EVENT_STATUSES",
+    "error_payload",
+    "event_payload",
+    "raise_for_event",
+    "terminal_payload",
+]
 
 EVENT_STATUSES = ("succeeded", "failed", "cancelled", "timeout", "deadline", "error")
+
+#: The event of each terminal job status.
+_TERMINAL_EVENT = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "timeout": "timeout",
+}
+
+
+def event_payload(
+    job: Mapping[str, Any],
+    status: str,
+    job_status: JobStatus | None,
+    message: str,
+    error_type: str | None,
+) -> dict[str, Any]:
+    """The payload of one event: ``status`` (one of :data:`EVENT_STATUSES`), the job's
+    handle, its last status, a message and the name of the error class, if any."""
+    return {
+        "status": status,
+        "job": dict(job),
+        "job_status": None if job_status is None else job_status.to_dict(),
+        "message": message,
+        "error_type": error_type,
+    }
+
+
+def terminal_payload(job: Mapping[str, Any], status: JobStatus) -> dict[str, Any]:
+    """The event of a job that ended (a success without outputs is ``failed``)."""
+    error = job_error(status)
+    event = _TERMINAL_EVENT.get(status.status, "failed")
+    if status.succeeded and error is not None:
+        event = "failed"  # succeeded without outputs
+    message = (
+        f"Firefly job {job['job_id']} succeeded with {len(status.outputs)} output(s)"
+        if error is None
+        else error.message
+    )
+    return event_payload(
+        job, event, status, message, None if error is None else type(error).__name__
+    )
+
+
+def error_payload(
+    job: Mapping[str, Any], error: FireflyError, last: JobStatus | None
+) -> dict[str, Any]:
+    """The ``error`` event of polling that failed for good."""
+    message = f"Firefly job {job['job_id']}: polling failed: {error}"
+    return event_payload(job, "error", last, message, type(error).__name__)
 
 
 def raise_for_event(event: dict[str, Any]) -> JobStatus:
@@ -51,13 +104,13 @@ def raise_for_event(event: dict[str, Any]) -> JobStatus:
             raise FireflyError(f"{message}: the event has no job status", job_id=job_id or None)
         return job_status
     if status == "failed":
-        raise FireflyJobFailedError(message, **common)
+        raise errors.FireflyJobFailedError(message, **common)
     if status == "cancelled":
-        raise FireflyJobCancelledError(message, **common)
+        raise errors.FireflyJobCancelledError(message, **common)
     if status in ("timeout", "deadline"):
         if status == "deadline":
             common["job_status"] = common["job_status"] or "deadline"
-        raise FireflyJobTimeoutError(message, **common)
+        raise errors.FireflyJobTimeoutError(message, **common)
     error_type = event.get("error_type")
     cls = _EVENT_ERRORS.get(error_type, FireflyError) if isinstance(error_type, str) else None
     raise _build_error(cls or FireflyError, message, common)
@@ -68,28 +121,28 @@ _EVENT_ERRORS: dict[str, type[FireflyError]] = {
     cls.__name__: cls
     for cls in (
         FireflyError,
-        FireflyConnectionError,
-        FireflyServerError,
-        FireflyRateLimitError,
-        FireflyJobFailedError,
-        FireflyJobCancelledError,
-        FireflyJobTimeoutError,
-        _errors.FireflyAuthError,
-        _errors.FireflyAccessError,
-        _errors.FireflyNotFoundError,
-        _errors.FireflyContentPolicyError,
-        _errors.FireflyConfigError,
-        _errors.FireflyValidationError,
-        _errors.FireflyTimeoutError,
-        _errors.FireflyOutputExpiredError,
+        errors.FireflyConnectionError,
+        errors.FireflyServerError,
+        errors.FireflyRateLimitError,
+        errors.FireflyJobFailedError,
+        errors.FireflyJobCancelledError,
+        errors.FireflyJobTimeoutError,
+        errors.FireflyAuthError,
+        errors.FireflyAccessError,
+        errors.FireflyNotFoundError,
+        errors.FireflyContentPolicyError,
+        errors.FireflyConfigError,
+        errors.FireflyValidationError,
+        errors.FireflyTimeoutError,
+        errors.FireflyOutputExpiredError,
     )
 }
 
 
 def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) -> FireflyError:
     """An instance of ``cls`` (job errors also take the job id and status)."""
-    if issubclass(cls, _errors.FireflyJobError):
+    if issubclass(cls, errors.FireflyJobError):
         return cls(message, **common)
-    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code or job id
+    if issubclass(cls, errors.FireflyConfigError):  # takes no error code or job id
         return cls(message)
     return cls(message, error_code=common.get("error_code"), job_id=common.get("job_id"))
