@@ -39,6 +39,8 @@ from airflow_provider_firefly.client.transport_base import RequestOptions, Trans
 if TYPE_CHECKING:
     from typing import Unpack
 
+    import httpx
+
 __all__ = ["MAX_IN_FLIGHT", "AsyncTransport", "SharedAsyncTransport", "connection_key"]
 
 
@@ -56,14 +58,14 @@ class AsyncTransport(TransportBase):
         *,
         user_agent: str,
         policy: RetryPolicy | None = None,
-        http_client: Any = None,
+        http_client: httpx.AsyncClient | None = None,
         pacer: TaskPacer | None = None,
     ) -> None:
         super().__init__(settings, user_agent=user_agent, policy=policy, pacer=pacer)
-        self._client: Any = http_client
+        self._client: httpx.AsyncClient | None = http_client
         self._owns_client = http_client is None
 
-    def _http(self) -> Any:
+    def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = new_async_client(self.settings)
         return self._client
@@ -112,7 +114,7 @@ class AsyncTransport(TransportBase):
 
     @staticmethod
     async def _send(
-        client: Any,
+        client: httpx.AsyncClient,
         *,
         method: str,
         url: str,
@@ -165,7 +167,7 @@ _PoolKey = tuple[str, float, float, tuple[str, str]]
 class _Pool:
     """An ``httpx.AsyncClient``, the gate of its ``limit`` slots, and how many use it."""
 
-    def __init__(self, client: Any, limit: int) -> None:
+    def __init__(self, client: httpx.AsyncClient, limit: int) -> None:
         self.client = client
         self.gate = asyncio.Semaphore(limit)
         self.users = 0
@@ -239,12 +241,12 @@ class SharedAsyncTransport(AsyncTransport):
         self._pool: _Pool | None = None
         self._leased_key = ""
 
-    def _http(self) -> Any:
+    def _http(self) -> httpx.AsyncClient:
         if self._pool is None:
             self._leased_key = self.pool_key or connection_key(self.settings, None)
             self._pool = _lease(self.settings, self._leased_key)
             self._client = self._pool.client
-        return self._client
+        return self._pool.client
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
