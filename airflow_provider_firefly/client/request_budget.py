@@ -63,7 +63,6 @@ class RequestBudget:
         self._tat = 0.0  # theoretical arrival time of the next grant (loop clock)
         self._paused_until = 0.0  # loop clock
         self.granted = 0
-        self.waited_seconds = 0.0
         self.pauses = 0
 
     def __repr__(self) -> str:
@@ -133,9 +132,7 @@ class RequestBudget:
                 await asyncio.sleep(wait)
             self._tat = max(self._tat, now) + self._interval
             self.granted += 1
-        waited = now - started
-        self.waited_seconds += waited
-        return waited
+        return now - started
 
 
 _BUDGETS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RequestBudget]] = (
