@@ -5,14 +5,18 @@ ended meanwhile from one that was cut off."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from airflow_provider_firefly.client.async_api import AsyncFireflyClient
 from airflow_provider_firefly.client.errors import FireflyError
 from airflow_provider_firefly.client.jobs import JobHandle, JobStatus
 from airflow_provider_firefly.client.request_budget import RequestBudget
-from airflow_provider_firefly.triggers.events import event_payload, terminal_payload
+from airflow_provider_firefly.triggers.events import (
+    EventPayload,
+    JobRecord,
+    event_payload,
+    terminal_payload,
+)
 
 __all__ = ["CANCEL_TIMEOUT", "cancel_timeout", "end_at_deadline"]
 
@@ -20,8 +24,8 @@ __all__ = ["CANCEL_TIMEOUT", "cancel_timeout", "end_at_deadline"]
 class Log(Protocol):
     """The trigger's logger (Airflow's or the standard library's)."""
 
-    def info(self, msg: str, /, *args: Any) -> Any: ...
-    def warning(self, msg: str, /, *args: Any) -> Any: ...
+    def info(self, msg: str, /, *args: object) -> object: ...
+    def warning(self, msg: str, /, *args: object) -> object: ...
 
 
 #: Seconds the cancel at the deadline (and the status read after it) may take.
@@ -36,12 +40,12 @@ def cancel_timeout(client: AsyncFireflyClient) -> float:
 async def end_at_deadline(
     client: AsyncFireflyClient,
     budget: RequestBudget,
-    job: Mapping[str, Any],
+    job: JobRecord,
     *,
     cancel: bool,
     last: JobStatus | None,
     log: Log,
-) -> dict[str, Any]:
+) -> EventPayload:
     """The event once the deadline passed: ``deadline``, after cancelling the job if
     ``cancel``; the job's own terminal event if the cancel found it already ended."""
     job_id = job["job_id"]

@@ -7,7 +7,7 @@ from a job's status or a polling error (:func:`event_payload`, :func:`terminal_p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from airflow_provider_firefly.client import errors
 from airflow_provider_firefly.client.errors import FireflyError
@@ -15,6 +15,8 @@ from airflow_provider_firefly.client.jobs import JobStatus, job_error
 
 __all__ = [
     "EVENT_STATUSES",
+    "EventPayload",
+    "JobRecord",
     "error_payload",
     "event_payload",
     "raise_for_event",
@@ -22,6 +24,20 @@ __all__ = [
 ]
 
 EVENT_STATUSES = ("succeeded", "failed", "cancelled", "timeout", "deadline", "error")
+
+#: The job a trigger polls: ``job_id``, ``status_url``, ``cancel_url`` (and ``request_id``).
+JobRecord = Mapping[str, str | None]
+
+
+class EventPayload(TypedDict):
+    """What a trigger event carries (JSON-safe: it is stored in Airflow's database)."""
+
+    status: str  # one of EVENT_STATUSES
+    job: dict[str, str | None]
+    job_status: dict[str, Any] | None  # JobStatus.to_dict()
+    message: str
+    error_type: str | None  # the name of the error class, if any
+
 
 #: The event of each terminal job status.
 _TERMINAL_EVENT = {
@@ -34,12 +50,12 @@ _TERMINAL_EVENT = {
 
 
 def event_payload(
-    job: Mapping[str, Any],
+    job: JobRecord,
     status: str,
     job_status: JobStatus | None,
     message: str,
     error_type: str | None,
-) -> dict[str, Any]:
+) -> EventPayload:
     """The payload of one event: ``status`` (one of :data:`EVENT_STATUSES`), the job's
     handle, its last status, a message and the name of the error class, if any."""
     return {
@@ -51,7 +67,7 @@ def event_payload(
     }
 
 
-def terminal_payload(job: Mapping[str, Any], status: JobStatus) -> dict[str, Any]:
+def terminal_payload(job: JobRecord, status: JobStatus) -> EventPayload:
     """The event of a job that ended (a success without outputs is ``failed``)."""
     error = job_error(status)
     event = _TERMINAL_EVENT.get(status.status, "failed")
@@ -67,9 +83,7 @@ def terminal_payload(job: Mapping[str, Any], status: JobStatus) -> dict[str, Any
     )
 
 
-def error_payload(
-    job: Mapping[str, Any], error: FireflyError, last: JobStatus | None
-) -> dict[str, Any]:
+def error_payload(job: JobRecord, error: FireflyError, last: JobStatus | None) -> EventPayload:
     """The ``error`` event of polling that failed for good."""
     message = f"Firefly job {job['job_id']}: polling failed: {error}"
     return event_payload(job, "error", last, message, type(error).__name__)

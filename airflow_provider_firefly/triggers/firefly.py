@@ -51,6 +51,7 @@ from airflow_provider_firefly.hooks.firefly import FireflyHook
 from airflow_provider_firefly.triggers.deadline import cancel_timeout, end_at_deadline
 from airflow_provider_firefly.triggers.events import (
     EVENT_STATUSES,
+    EventPayload,
     error_payload,
     event_payload,
     raise_for_event,
@@ -78,7 +79,7 @@ def _positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def _clean_job(job: Any) -> dict[str, Any]:
+def _clean_job(job: Any) -> dict[str, str | None]:
     if isinstance(job, JobHandle):
         job = job.to_dict()
     if not isinstance(job, dict):
@@ -258,7 +259,7 @@ class FireflyJobTrigger(BaseTrigger):
                     self.log.debug("closing the Firefly client failed", exc_info=True)
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
-    async def _poll(self, client: AsyncFireflyClient, budget: RequestBudget) -> dict[str, Any]:
+    async def _poll(self, client: AsyncFireflyClient, budget: RequestBudget) -> EventPayload:
         loop = asyncio.get_running_loop()
         handle = JobHandle.from_dict(self.job)
         policy = self._poll_policy
@@ -330,7 +331,7 @@ class FireflyJobTrigger(BaseTrigger):
 
     async def _at_deadline(
         self, client: AsyncFireflyClient, budget: RequestBudget, last: JobStatus | None
-    ) -> dict[str, Any]:
+    ) -> EventPayload:
         return await end_at_deadline(
             client, budget, self.job, cancel=self.cancel_on_deadline, last=last, log=self.log
         )
@@ -371,6 +372,6 @@ class FireflyJobTrigger(BaseTrigger):
 
     # -- events ------------------------------------------------------------------------------
 
-    def _error_payload(self, error: FireflyError, last: JobStatus | None) -> dict[str, Any]:
+    def _error_payload(self, error: FireflyError, last: JobStatus | None) -> EventPayload:
         self.log.error("Firefly job %s: polling failed: %s", self.job_id, error)
         return error_payload(self.job, error, last)
