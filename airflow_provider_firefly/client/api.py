@@ -2,7 +2,7 @@
 
 :class:`FireflyClient` (blocking, ``requests``) and
 :class:`~airflow_provider_firefly.client.async_api.AsyncFireflyClient` (asyncio, ``httpx``,
-re-exported here) share one base (:mod:`.api_base`) that builds every request and reads every
+re-exported here) share one base (``client._api_base``) that builds every request and reads every
 reply, one retry policy and one token manager; only the sending differs.
 
 Typical use::
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from airflow_provider_firefly.client.api_base import ClientBase, JobRef, SubmitOptions
+from airflow_provider_firefly.client._api_base import ClientBase, JobRef, SubmitOptions
 from airflow_provider_firefly.client.async_api import AsyncFireflyClient
 from airflow_provider_firefly.client.downloads import download_to_path, stream_download
 from airflow_provider_firefly.client.errors import (
@@ -50,7 +51,8 @@ from airflow_provider_firefly.client.transport import (
 )
 from airflow_provider_firefly.client.uploads import UPLOAD_TYPES, read_upload, sniff_image_type
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
     from typing import Unpack
 
 __all__ = [
@@ -64,14 +66,16 @@ __all__ = [
 log = logging.getLogger("airflow_provider_firefly.client")
 
 
-class FireflyClient(SubmitMethods, ClientBase[SyncTransport]):
+class FireflyClient(SubmitMethods, ClientBase):
     """Blocking Firefly client (``requests``), safe to share between threads.
 
-    Takes the arguments of :class:`~airflow_provider_firefly.client.api_base.ClientBase`.
+    Takes the arguments of its base, ``client._api_base.ClientBase`` (below).
     """
 
-    def _new_transport(self) -> SyncTransport:
-        return SyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
+    transport: SyncTransport
+
+    def _open(self) -> None:
+        self.transport = SyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
 
     def get_access_token(self) -> str:
         """A valid IMS access token, from the caches when possible."""
@@ -107,7 +111,7 @@ class FireflyClient(SubmitMethods, ClientBase[SyncTransport]):
     ) -> JobHandle:
         """Start a job. Never retried where Adobe may have accepted it (no double billing).
 
-        :param options: ``model_version`` and extra ``headers`` (see :class:`.SubmitOptions`).
+        :param options: ``model_version`` and extra ``headers`` (``SubmitOptions``).
         """
         op, request = self._submission(operation, body, options)
         return self._accepted(op, self.request(op.method, op.path, **request))

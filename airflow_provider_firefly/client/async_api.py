@@ -1,6 +1,6 @@
 """The asyncio Firefly client (``httpx``), for triggers: submit, status, cancel, generic calls.
 
-It shares :mod:`.api_base` with the blocking client: only the sending differs.
+It shares ``client._api_base`` with the blocking client: only the sending differs.
 :meth:`AsyncFireflyClient.budgeted` is the one way to get a client whose requests share a
 connection's :class:`~airflow_provider_firefly.client.request_budget.RequestBudget` and
 connection pool with the other jobs of the event loop.
@@ -9,10 +9,11 @@ connection pool with the other jobs of the event loop.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_firefly.client.api_base import ClientBase, JobRef, SubmitOptions
+from airflow_provider_firefly.client._api_base import ClientBase, JobRef, SubmitOptions
 from airflow_provider_firefly.client.async_transport import (
     AsyncTransport,
     SharedAsyncTransport,
@@ -27,22 +28,25 @@ from airflow_provider_firefly.client.request_budget import RequestBudget
 from airflow_provider_firefly.client.retry import BudgetedRetryPolicy, RetryPolicy
 from airflow_provider_firefly.client.transport_base import RequestOptions
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
     from typing import Unpack
 
 __all__ = ["AsyncFireflyClient"]
 
 
-class AsyncFireflyClient(ClientBase[AsyncTransport]):
+class AsyncFireflyClient(ClientBase):
     """Asyncio Firefly client (``httpx``) for triggers: status, cancel and generic calls.
 
-    Takes the arguments of :class:`~airflow_provider_firefly.client.api_base.ClientBase`.
+    Takes the arguments of its base, ``client._api_base.ClientBase`` (below).
     Shares the token caches of :class:`~airflow_provider_firefly.client.api.FireflyClient`; a
     token is minted in a worker thread only on a cache miss, so the event loop never blocks.
     """
 
-    def _new_transport(self) -> AsyncTransport:
-        return AsyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
+    transport: AsyncTransport
+
+    def _open(self) -> None:
+        self.transport = AsyncTransport(self.http, user_agent=self.user_agent, pacer=self.pacer)
 
     def budgeted(
         self, budget: RequestBudget | None, *, pacer: TaskPacer | None = None
@@ -54,7 +58,7 @@ class AsyncFireflyClient(ClientBase[AsyncTransport]):
 
         With a ``budget``, every retry draws from it, a 503's ``retry-after`` pauses it, and a
         429 is raised at once for the caller to pause the whole budget
-        (:class:`~airflow_provider_firefly.client.retry.BudgetedRetryPolicy`); without one,
+        (``client.retry.BudgetedRetryPolicy``); without one,
         the connection's retry policy applies. This client stays the caller's: it holds no
         connection unless it was used.
         """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sys
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,9 +37,10 @@ from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.transport_base import RequestOptions, TransportBase
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
     from typing import Unpack
-
+if TYPE_CHECKING:
     import httpx
 
 __all__ = ["MAX_IN_FLIGHT", "AsyncTransport", "SharedAsyncTransport", "connection_key"]

@@ -6,14 +6,16 @@ client module holds the request logic and this one the catalogue of operations.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from airflow_provider_firefly.client.api_base import SubmitOptions
+from airflow_provider_firefly.client._api_base import SubmitOptions
 from airflow_provider_firefly.client.jobs import JobHandle
 from airflow_provider_firefly.client.operations import Operation
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
     from typing import Unpack
 
 __all__ = ["SubmitMethods"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import requests
 
@@ -46,7 +46,8 @@ from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.transport_base import RequestOptions, TransportBase
 from airflow_provider_firefly.client.watchdog import AttemptWatch
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
     from typing import Unpack
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""What the blocking and the asyncio transports share: their settings and one request's options.
+"""What the blocking and the asyncio transports share: their settings, one request's options,
+and the one ``User-Agent`` header.
 
 :class:`RequestOptions` is the one list of a request's keyword options; the transports and the
 API clients all take it as ``**options``, so the sync and async signatures cannot drift apart.
@@ -9,12 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+import requests
+
+from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.config import HttpSettings
 from airflow_provider_firefly.client.http_base import Outgoing, outgoing
 from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
 
-__all__ = ["RequestOptions", "TransportBase"]
+__all__ = ["RequestOptions", "TransportBase", "build_user_agent"]
+
+
+def build_user_agent(*products: str) -> str:
+    """The ``User-Agent`` header: this package and its version, ``products`` (e.g. the hook's
+    ``apache-airflow/3.1.0``), then the HTTP library."""
+    ours = f"airflow-provider-firefly/{__version__}"
+    return " ".join((ours, *products, f"python-requests/{requests.__version__}"))
 
 
 class RequestOptions(TypedDict, total=False):

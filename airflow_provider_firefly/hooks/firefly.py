@@ -18,7 +18,6 @@ from airflow_provider_firefly.client.api import (
     FireflyClient,
     PollPolicy,
 )
-from airflow_provider_firefly.client.api_base import build_user_agent
 from airflow_provider_firefly.client.errors import (
     FireflyAccessError,
     FireflyAuthError,
@@ -30,6 +29,7 @@ from airflow_provider_firefly.client.errors import (
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
 from airflow_provider_firefly.client.transport import StreamResult
+from airflow_provider_firefly.client.transport_base import build_user_agent
 from airflow_provider_firefly.client.uploads import check_upload_size
 from airflow_provider_firefly.compat import BaseHook
 from airflow_provider_firefly.connection import (

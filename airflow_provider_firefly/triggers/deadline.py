@@ -11,7 +11,7 @@ from airflow_provider_firefly.client.async_api import AsyncFireflyClient
 from airflow_provider_firefly.client.errors import FireflyError
 from airflow_provider_firefly.client.jobs import JobHandle, JobStatus
 from airflow_provider_firefly.client.request_budget import RequestBudget
-from airflow_provider_firefly.triggers.events import (
+from airflow_provider_firefly.triggers.payloads import (
     EventPayload,
     JobRecord,
     event_payload,

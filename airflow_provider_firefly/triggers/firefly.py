@@ -49,15 +49,14 @@ from airflow_provider_firefly.client.polling import PollPolicy
 from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
 from airflow_provider_firefly.hooks.firefly import FireflyHook
 from airflow_provider_firefly.triggers.deadline import cancel_timeout, end_at_deadline
-from airflow_provider_firefly.triggers.events import (
-    EVENT_STATUSES,
+from airflow_provider_firefly.triggers.events import EVENT_STATUSES, raise_for_event
+from airflow_provider_firefly.triggers.ownership import task_still_deferred
+from airflow_provider_firefly.triggers.payloads import (
     EventPayload,
     error_payload,
     event_payload,
-    raise_for_event,
     terminal_payload,
 )
-from airflow_provider_firefly.triggers.ownership import task_still_deferred
 
 __all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "raise_for_event"]
 

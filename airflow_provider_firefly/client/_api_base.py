@@ -1,5 +1,5 @@
-"""What the blocking and the asyncio Firefly clients share: configuration, the token manager,
-URLs, headers, and how a request is built and its reply read.
+"""What the blocking and the asyncio Firefly clients share (internal to the client package):
+configuration, the token manager, URLs, headers, and how a request is built and its reply read.
 
 :class:`~airflow_provider_firefly.client.api.FireflyClient` and
 :class:`~airflow_provider_firefly.client.async_api.AsyncFireflyClient` only send: every rule
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, TypedDict
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
-from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.config import (
     FireflyCredentials,
     HttpSettings,
@@ -39,14 +36,13 @@ from airflow_provider_firefly.client.operations import Operation, get_operation
 from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.tokens import AccessToken, SharedTokenStore, TokenManager
 from airflow_provider_firefly.client.transport import SyncTransport
-from airflow_provider_firefly.client.transport_base import RequestOptions
+from airflow_provider_firefly.client.transport_base import RequestOptions, build_user_agent
 
-__all__ = ["ClientBase", "JobRef", "SubmitOptions", "build_user_agent", "is_url"]
+__all__ = ["ClientBase", "JobRef", "SubmitOptions", "is_url"]
 
 log = logging.getLogger("airflow_provider_firefly.client")
 
 JobRef = JobHandle | str
-TransportT = TypeVar("TransportT")
 
 
 class SubmitOptions(TypedDict, total=False):
@@ -66,18 +62,11 @@ def is_url(value: str) -> bool:
     return urlsplit(value).scheme.lower() in ("http", "https")
 
 
-def build_user_agent(*products: str) -> str:
-    """The ``User-Agent`` header: this package and its version, ``products`` (e.g. the hook's
-    ``apache-airflow/3.1.0``), then the HTTP library."""
-    ours = f"airflow-provider-firefly/{__version__}"
-    return " ".join((ours, *products, f"python-requests/{requests.__version__}"))
-
-
-class ClientBase(Generic[TransportT]):
+class ClientBase:
     """Everything the sync and async clients share: configuration, URLs, headers, parsing.
 
-    ``transport`` (a plain attribute, made by the subclass's :meth:`_new_transport`) sends the
-    Firefly requests; it opens no connection before the first one.
+    Each subclass makes its ``transport`` (a plain attribute) in :meth:`_open`; it sends the
+    Firefly requests and opens no connection before the first one.
     """
 
     def __init__(
@@ -99,7 +88,7 @@ class ClientBase(Generic[TransportT]):
         :param token_cache: where access tokens are cached between processes.
         :param shared_store: a store shared by many processes (the hook passes Airflow Variables).
         :param on_token: called with each new access token (the hook masks it in Airflow's logs).
-        :param user_agent: the ``User-Agent`` header; defaults to :func:`build_user_agent`.
+        :param user_agent: the ``User-Agent`` header; defaults to ``build_user_agent()``.
         :param token_manager: a ready token manager, shared by several clients.
         :param pacer: this task's share of the organisation's request budget; every Firefly
             request waits for it (see :mod:`airflow_provider_firefly.client.pacing`).
@@ -114,9 +103,10 @@ class ClientBase(Generic[TransportT]):
         self._token_manager = token_manager
         # IMS requests go through their own (unpaced) transport, made at the first mint.
         self._token_transport: SyncTransport | None = None
-        self.transport: TransportT = self._new_transport()
+        self._open()
 
-    def _new_transport(self) -> TransportT:
+    def _open(self) -> None:
+        """Make ``self.transport``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
