@@ -37,6 +37,8 @@ from airflow_provider_firefly.client.pacing import (
     TaskPacer,
     share_per_slot,
 )
+from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
+from airflow_provider_firefly.client.retry import BudgetedRetryPolicy
 from airflow_provider_firefly.testing import FireflyEmulator
 
 
@@ -327,6 +329,24 @@ def test_a_budgeted_client_keeps_the_clients_pacer_unless_given_one(
     assert budgeted.transport.pool_key == connection_key(client.http, emu.client_id)
     other = _paced(7.0, clock)
     assert client.budgeted(None, pacer=other).transport.pacer is other
+
+
+def test_a_budgeted_client_draws_its_retries_from_the_budget_and_hands_429s_back(
+    firefly_emulator: FireflyEmulator, tmp_path: Path
+) -> None:
+    emu = firefly_emulator
+    client = AsyncFireflyClient(**_client_kwargs(emu, tmp_path))
+
+    async def go() -> tuple[RequestBudget, AsyncFireflyClient]:
+        budget = budget_for("conn", 600)
+        return budget, client.budgeted(budget)
+
+    budget, budgeted = asyncio.run(go())
+    policy = budgeted.transport.policy
+    assert isinstance(policy, BudgetedRetryPolicy)
+    assert policy.budget is budget
+    assert policy.hand_back_rate_limits
+    assert policy.max_attempts == client.http.max_attempts  # the connection's bounds
 
 
 def test_give_up_after_only_shortens_the_deadline() -> None:
