@@ -17,10 +17,10 @@ if TYPE_CHECKING:
         token_fingerprint,
     )
     from airflow_provider_firefly.client.api import (
-        AsyncFireflyClient,
         FireflyClient,
         PollPolicy,
     )
+    from airflow_provider_firefly.client.async_api import AsyncFireflyClient
     from airflow_provider_firefly.client.config import (
         DEFAULT_API_URL,
         DEFAULT_IMS_URL,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from airflow_provider_firefly.client.tokens import TokenManager
 
 _LAZY: dict[str, str] = {
-    "AsyncFireflyClient": "airflow_provider_firefly.client.api",
+    "AsyncFireflyClient": "airflow_provider_firefly.client.async_api",
     "FireflyClient": "airflow_provider_firefly.client.api",
     "PollPolicy": "airflow_provider_firefly.client.api",
     "DEFAULT_API_URL": "airflow_provider_firefly.client.config",

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -33,7 +33,10 @@ from airflow_provider_firefly.client.errors import (
 )
 from airflow_provider_firefly.client.rate_limit_advice import exhausted_rate_limit
 
-__all__ = ["RetryPolicy", "is_retryable", "retry_reason"]
+if TYPE_CHECKING:
+    from airflow_provider_firefly.client.request_budget import RequestBudget
+
+__all__ = ["BudgetedRetryPolicy", "RetryPolicy", "is_retryable", "retry_reason"]
 
 T = TypeVar("T")
 
@@ -237,3 +240,43 @@ class RetryPolicy:
 
         retrying = self.async_retrying(what, idempotent=idempotent, started_at=started)
         return await retrying(again)
+
+
+@dataclass(frozen=True)
+class BudgetedRetryPolicy(RetryPolicy):
+    """The retry policy, drawing every *retry* from a shared
+    :class:`~airflow_provider_firefly.client.request_budget.RequestBudget`.
+
+    The caller draws the first attempt itself (so it can tell when the request really left).
+    A 429 is not retried here: it is raised at once, for the caller to pause the whole bucket
+    and try again later, so a rate-limited job waits instead of failing. A 503 with
+    ``retry-after`` pauses the bucket as well before it is retried.
+    """
+
+    # A 429 goes back to the caller, who pauses the whole budget and polls later.
+    hand_back_rate_limits: bool = True
+    budget: RequestBudget | None = field(default=None, compare=False, repr=False)
+
+    def before_retry(self, error: BaseException | None, sleep: float) -> None:
+        super().before_retry(error, sleep)
+        if (
+            self.budget is not None
+            and isinstance(error, FireflyServerError)
+            and error.retry_after is not None
+        ):
+            self.budget.pause(error.retry_after)
+
+    def async_retrying(
+        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+    ) -> AsyncRetrying:
+        retrying = super().async_retrying(what, idempotent=idempotent, started_at=started_at)
+        budget = self.budget
+        if budget is None:
+            return retrying
+
+        async def before(state: RetryCallState) -> None:
+            # Attempt 1 is the caller's (drawn by the caller); every retry draws here.
+            if state.attempt_number > 1:
+                await budget.acquire()
+
+        return retrying.copy(before=before)

@@ -6,23 +6,24 @@ client module holds the request logic and this one the catalogue of operations.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from airflow_provider_firefly.client._api_base import SubmitOptions
 from airflow_provider_firefly.client.jobs import JobHandle
 from airflow_provider_firefly.client.operations import Operation
+
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
+    from typing import Unpack
 
 __all__ = ["SubmitMethods"]
 
 
 class _Submits(Protocol):
     def submit(
-        self,
-        operation: str | Operation,
-        body: Mapping[str, Any],
-        *,
-        model_version: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, operation: str | Operation, body: Mapping[str, Any], **options: Unpack[SubmitOptions]
     ) -> JobHandle: ...
 
 

@@ -6,7 +6,7 @@ shared types (in :mod:`.http_base`) are re-exported.
 A transport sends one logical request, retries it as :class:`RetryPolicy` says, and either
 returns a 2xx/3xx :class:`HttpResponse` or raises the typed error for the failure. It knows
 nothing of tokens: the auth layer adds headers, and downloads of presigned URLs go through
-:meth:`SyncTransport.stream_to` with no credentials at all.
+:func:`~airflow_provider_firefly.client.downloads.stream_download` with no credentials at all.
 
 Every attempt reads its reply in chunks under the bounds of :mod:`.limits`: at most
 ``MAX_JSON_BYTES`` kept, and the whole attempt, body included, within the settings'
@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
-from typing import IO, Any
+import sys
+from collections.abc import Iterator
 
 import requests
 
@@ -34,7 +33,6 @@ from airflow_provider_firefly.client.http_base import (
     body_for,
     check_response,
     describe_url,
-    outgoing,
 )
 from airflow_provider_firefly.client.http_clients import (
     harden_session,
@@ -45,11 +43,17 @@ from airflow_provider_firefly.client.http_errors import requests_error, urllib3_
 from airflow_provider_firefly.client.limits import Deadline
 from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.client.transport_base import RequestOptions, TransportBase
 from airflow_provider_firefly.client.watchdog import AttemptWatch
+
+if sys.version_info >= (3, 11):
+    # At run time too (3.11+), so that documentation tools can read the signatures.
+    from typing import Unpack
 
 __all__ = [
     "AsyncTransport",
     "HttpResponse",
+    "RequestOptions",
     "StreamResult",
     "SyncTransport",
     "attempt_error",
@@ -59,8 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("airflow_provider_firefly.client")
-
-SinkFactory = Callable[[], AbstractContextManager[IO[bytes]]]
 
 #: Bytes asked of the socket per read; a read returns as soon as any bytes arrived.
 _READ_CHUNK = 64 * 1024
@@ -104,16 +106,16 @@ def attempt_error(
     return error
 
 
-class SyncTransport:
+class SyncTransport(TransportBase):
     """Blocking transport on a pooled ``requests.Session``.
 
-    :param settings: timeouts, deadline, retry bounds.
-    :param user_agent: sent with every request.
-    :param policy: the retry policy; built from ``settings`` by default.
+    Takes the arguments of :class:`~.transport_base.TransportBase`, and:
+
     :param session: an existing session to use (the caller then owns it); it is made to keep
         no cookie and to ignore ``~/.netrc``, like the transport's own.
-    :param pacer: the task's share of the request budget; every attempt of :meth:`request`
-        (retries included) waits for it (see :mod:`.pacing`). Downloads are not paced.
+
+    Every attempt of :meth:`request` (retries included) waits for the pacer; downloads
+    (:func:`~airflow_provider_firefly.client.downloads.stream_download`) are not paced.
     """
 
     def __init__(
@@ -125,10 +127,7 @@ class SyncTransport:
         session: requests.Session | None = None,
         pacer: TaskPacer | None = None,
     ) -> None:
-        self.settings = settings
-        self.pacer = pacer
-        self.policy = policy or RetryPolicy.from_settings(settings)
-        self.user_agent = user_agent
+        super().__init__(settings, user_agent=user_agent, policy=policy, pacer=pacer)
         self._owns_session = session is None
         self.session = harden_session(session) if session is not None else new_session()
 
@@ -150,25 +149,13 @@ class SyncTransport:
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        content: bytes | None = None,
-        params: Mapping[str, Any] | None = None,
-        idempotent: bool = True,
-        what: str | None = None,
         policy: RetryPolicy | None = None,
+        **options: Unpack[RequestOptions],
     ) -> HttpResponse:
         """Send with retries (``policy`` or the transport's); return a 2xx/3xx response or
         raise the typed error."""
-        out = outgoing(
-            self.user_agent,
-            method,
-            url,
-            headers=headers,
-            json_body=json_body,
-            content=content,
-            what=what,
-        )
+        out = self.outgoing(method, url, options)
+        params = options.get("params")
         read_timeout = self.settings.read_timeout
 
         def attempt() -> HttpResponse:
@@ -210,28 +197,8 @@ class SyncTransport:
             return result
 
         paced = attempt if self.pacer is None else functools.partial(self.pacer.call, attempt)
+        idempotent = options.get("idempotent", True)
         return (policy or self.policy).call(paced, out.what, idempotent=idempotent)
-
-    def stream_to(
-        self,
-        url: str,
-        open_sink: SinkFactory,
-        *,
-        chunk_size: int = 1 << 20,
-        what: str | None = None,
-        job_id: str | None = None,
-    ) -> StreamResult:
-        """Stream ``url`` into the writer that ``open_sink()`` returns, chunk by chunk.
-
-        See :func:`airflow_provider_firefly.client.downloads.stream_download`: no credentials,
-        redirects only to https, at most ``max_output_bytes`` decoded bytes, each attempt
-        reopening the sink.
-        """
-        from airflow_provider_firefly.client.downloads import stream_download
-
-        return stream_download(
-            self, url, open_sink, chunk_size=chunk_size, what=what, job_id=job_id
-        )
 
     def close(self) -> None:
         if self._owns_session:

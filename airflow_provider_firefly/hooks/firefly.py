@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_firefly import __version__
 from airflow_provider_firefly.client.api import (
     AsyncFireflyClient,
     FireflyClient,
@@ -30,6 +29,7 @@ from airflow_provider_firefly.client.errors import (
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobOutput, JobStatus
 from airflow_provider_firefly.client.transport import StreamResult
+from airflow_provider_firefly.client.transport_base import build_user_agent
 from airflow_provider_firefly.client.uploads import check_upload_size
 from airflow_provider_firefly.compat import BaseHook
 from airflow_provider_firefly.connection import (
@@ -69,13 +69,9 @@ def _mask_proxy(proxy_url: str | None) -> None:
 
 
 def _user_agent() -> str:
-    import requests
     from airflow import __version__ as airflow_version
 
-    return (
-        f"airflow-provider-firefly/{__version__} apache-airflow/{airflow_version} "
-        f"python-requests/{requests.__version__}"
-    )
+    return build_user_agent(f"apache-airflow/{airflow_version}")
 
 
 def is_object_storage_path(value: object) -> bool:

@@ -1,20 +1,13 @@
 """Trigger events of :class:`~airflow_provider_firefly.triggers.firefly.FireflyJobTrigger`,
-turned back into a job status or the typed error (for ``execute_complete``)."""
+turned back into a job status or the typed error (for ``execute_complete``); they are built in
+``triggers.payloads``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_firefly.client import errors as _errors
-from airflow_provider_firefly.client.errors import (
-    FireflyConnectionError,
-    FireflyError,
-    FireflyJobCancelledError,
-    FireflyJobFailedError,
-    FireflyJobTimeoutError,
-    FireflyRateLimitError,
-    FireflyServerError,
-)
+from airflow_provider_firefly.client import errors
+from airflow_provider_firefly.client.errors import FireflyError
 from airflow_provider_firefly.client.jobs import JobStatus
 
 __all__ = ["EVENT_STATUSES", "raise_for_event"]
@@ -51,13 +44,13 @@ def raise_for_event(event: dict[str, Any]) -> JobStatus:
             raise FireflyError(f"{message}: the event has no job status", job_id=job_id or None)
         return job_status
     if status == "failed":
-        raise FireflyJobFailedError(message, **common)
+        raise errors.FireflyJobFailedError(message, **common)
     if status == "cancelled":
-        raise FireflyJobCancelledError(message, **common)
+        raise errors.FireflyJobCancelledError(message, **common)
     if status in ("timeout", "deadline"):
         if status == "deadline":
             common["job_status"] = common["job_status"] or "deadline"
-        raise FireflyJobTimeoutError(message, **common)
+        raise errors.FireflyJobTimeoutError(message, **common)
     error_type = event.get("error_type")
     cls = _EVENT_ERRORS.get(error_type, FireflyError) if isinstance(error_type, str) else None
     raise _build_error(cls or FireflyError, message, common)
@@ -68,28 +61,28 @@ _EVENT_ERRORS: dict[str, type[FireflyError]] = {
     cls.__name__: cls
     for cls in (
         FireflyError,
-        FireflyConnectionError,
-        FireflyServerError,
-        FireflyRateLimitError,
-        FireflyJobFailedError,
-        FireflyJobCancelledError,
-        FireflyJobTimeoutError,
-        _errors.FireflyAuthError,
-        _errors.FireflyAccessError,
-        _errors.FireflyNotFoundError,
-        _errors.FireflyContentPolicyError,
-        _errors.FireflyConfigError,
-        _errors.FireflyValidationError,
-        _errors.FireflyTimeoutError,
-        _errors.FireflyOutputExpiredError,
+        errors.FireflyConnectionError,
+        errors.FireflyServerError,
+        errors.FireflyRateLimitError,
+        errors.FireflyJobFailedError,
+        errors.FireflyJobCancelledError,
+        errors.FireflyJobTimeoutError,
+        errors.FireflyAuthError,
+        errors.FireflyAccessError,
+        errors.FireflyNotFoundError,
+        errors.FireflyContentPolicyError,
+        errors.FireflyConfigError,
+        errors.FireflyValidationError,
+        errors.FireflyTimeoutError,
+        errors.FireflyOutputExpiredError,
     )
 }
 
 
 def _build_error(cls: type[FireflyError], message: str, common: dict[str, Any]) -> FireflyError:
     """An instance of ``cls`` (job errors also take the job id and status)."""
-    if issubclass(cls, _errors.FireflyJobError):
+    if issubclass(cls, errors.FireflyJobError):
         return cls(message, **common)
-    if issubclass(cls, _errors.FireflyConfigError):  # takes no error code or job id
+    if issubclass(cls, errors.FireflyConfigError):  # takes no error code or job id
         return cls(message)
     return cls(message, error_code=common.get("error_code"), job_id=common.get("job_id"))

@@ -35,13 +35,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_firefly.client.api import AsyncFireflyClient, PollPolicy
-from airflow_provider_firefly.client.budget import (
-    BudgetedRetryPolicy,
-    RequestBudget,
-    SharedAsyncTransport,
-    budget_for,
-)
+from airflow_provider_firefly.client.async_api import AsyncFireflyClient
 from airflow_provider_firefly.client.errors import (
     FireflyConnectionError,
     FireflyError,
@@ -49,16 +43,20 @@ from airflow_provider_firefly.client.errors import (
     FireflyServerError,
     FireflyTLSError,
 )
-from airflow_provider_firefly.client.jobs import (
-    JobHandle,
-    JobStatus,
-    job_error,
-)
+from airflow_provider_firefly.client.jobs import JobHandle, JobStatus
 from airflow_provider_firefly.client.pacing import TaskPacer
-from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.client.polling import PollPolicy
+from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
 from airflow_provider_firefly.hooks.firefly import FireflyHook
+from airflow_provider_firefly.triggers.deadline import cancel_timeout, end_at_deadline
 from airflow_provider_firefly.triggers.events import EVENT_STATUSES, raise_for_event
 from airflow_provider_firefly.triggers.ownership import task_still_deferred
+from airflow_provider_firefly.triggers.payloads import (
+    EventPayload,
+    error_payload,
+    event_payload,
+    terminal_payload,
+)
 
 __all__ = ["EVENT_STATUSES", "FireflyJobTrigger", "raise_for_event"]
 
@@ -66,21 +64,7 @@ CLASSPATH = "airflow_provider_firefly.triggers.firefly.FireflyJobTrigger"
 #: Consecutive polls that may fail with a 5xx or a network error (each after the client's own
 #: bounded retries) before the trigger gives up with an ``error`` event.
 MAX_TRANSIENT_FAILURES = 3
-#: Seconds the cancel at the deadline (and the status read after it) may take.
-CANCEL_TIMEOUT = 30.0
 _JOB_KEYS = ("job_id", "status_url", "cancel_url")
-_TERMINAL_EVENT = {
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "canceled": "cancelled",
-    "timeout": "timeout",
-}
-
-
-def _cancel_timeout(client: AsyncFireflyClient) -> float:
-    """A cancel's time limit: its own, plus the wait for this run's turn in the budget."""
-    return CANCEL_TIMEOUT + (client.pacer.spacing if client.pacer is not None else 0.0)
 
 
 def _positive(name: str, value: Any) -> float:
@@ -94,7 +78,7 @@ def _positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def _clean_job(job: Any) -> dict[str, Any]:
+def _clean_job(job: Any) -> dict[str, str | None]:
     if isinstance(job, JobHandle):
         job = job.to_dict()
     if not isinstance(job, dict):
@@ -160,6 +144,13 @@ class FireflyJobTrigger(BaseTrigger):
         self.poll_max_interval = _positive("poll_max_interval", poll_max_interval)
         if self.poll_max_interval < self.poll_min_interval:
             raise ValueError("FireflyJobTrigger: poll_max_interval is below poll_min_interval")
+        self._poll_policy = PollPolicy(
+            first_delay=self.expected_seconds,
+            factor=1.5,
+            min_interval=self.poll_min_interval,
+            max_interval=self.poll_max_interval,
+            jitter=0.1,
+        )
         self.deadline = None if deadline is None else float(deadline)
         self.cancel_on_deadline = bool(cancel_on_deadline)
         self.requests_per_minute = (
@@ -195,15 +186,6 @@ class FireflyJobTrigger(BaseTrigger):
     def job_id(self) -> str:
         return str(self.job["job_id"])
 
-    def _policy(self) -> PollPolicy:
-        return PollPolicy(
-            first_delay=self.expected_seconds,
-            factor=1.5,
-            min_interval=self.poll_min_interval,
-            max_interval=self.poll_max_interval,
-            jitter=0.1,
-        )
-
     @staticmethod
     def _delay(policy: PollPolicy, number: int) -> float:
         delay = policy.interval(number, 0.0)
@@ -216,30 +198,19 @@ class FireflyJobTrigger(BaseTrigger):
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
 
-    async def _client(self) -> AsyncFireflyClient:
+    async def _connection_client(self) -> AsyncFireflyClient:
+        """The connection's client, unused: its :meth:`~AsyncFireflyClient.budgeted` copies
+        send this run's requests."""
         hook = FireflyHook(firefly_conn_id=self.firefly_conn_id)
-        # The client's pacer (this trigger run's share of the organisation's budget, see
-        # client/pacing.py) starts now: the first poll waits one spacing whatever triggerer
-        # runs it.
-        client = await hook.aget_client()
+        # The hook's client carries a new pacer (this trigger run's share of the organisation's
+        # budget, see client/pacing.py) that starts now: the first poll waits one spacing
+        # whatever triggerer runs it. Later clients of this run keep that pacer.
+        connection = await hook.aget_client()
         if self._pacer is None:
-            self._pacer = client.pacer
+            self._pacer = connection.pacer
         # The connection's own budget applies when the kwargs name none.
         self._connection_budget = hook.config.requests_per_minute
-        return client
-
-    @staticmethod
-    def _attach_budget(client: AsyncFireflyClient, budget: RequestBudget) -> None:
-        # Route the client's own retries through the budget, hand 429s back to us, and share
-        # one httpx pool with every other trigger of this event loop.
-        policy = BudgetedRetryPolicy.wrap(RetryPolicy.from_settings(client.http), budget)
-        client.use_transport(
-            SharedAsyncTransport(client.http, user_agent=client.user_agent, policy=policy)
-        )
-
-    def on_poll(self, scheduled: float, sent: float) -> None:
-        """Called before each status request with loop-clock times: when the poll was due and
-        when it left (after any budget wait). A no-op; benchmarks and subclasses measure here."""
+        return connection
 
     def _report(self, status: JobStatus) -> None:
         progress = None if status.progress is None else int(status.progress)
@@ -251,17 +222,16 @@ class FireflyJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job ends or the deadline passes; yield exactly one event."""
-        handle = JobHandle.from_dict(self.job)
         client: AsyncFireflyClient | None = None
         try:
             try:
-                client = await self._client()
+                connection = await self._connection_client()
                 budget = budget_for(
                     self.firefly_conn_id,
                     self.requests_per_minute or self._connection_budget,
                 )
-                self._attach_budget(client, budget)
-                payload = await self._poll(client, handle, budget)
+                client = connection.budgeted(budget, pacer=self._pacer)
+                payload = await self._poll(client, budget)
             except asyncio.CancelledError:
                 self.log.info(
                     "Trigger for Firefly job %s stopped (triggerer shutdown or task no longer "
@@ -273,8 +243,12 @@ class FireflyJobTrigger(BaseTrigger):
                 payload = self._error_payload(error, None)
             except Exception as error:  # e.g. the connection does not exist
                 self.log.exception("Trigger for Firefly job %s failed", self.job_id)
-                payload = self._payload(
-                    "error", None, f"{type(error).__name__}: {error}", type(error).__name__
+                payload = event_payload(
+                    self.job,
+                    "error",
+                    None,
+                    f"{type(error).__name__}: {error}",
+                    type(error).__name__,
                 )
         finally:
             if client is not None:
@@ -284,11 +258,10 @@ class FireflyJobTrigger(BaseTrigger):
                     self.log.debug("closing the Firefly client failed", exc_info=True)
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
-    async def _poll(
-        self, client: AsyncFireflyClient, handle: JobHandle, budget: RequestBudget
-    ) -> dict[str, Any]:
+    async def _poll(self, client: AsyncFireflyClient, budget: RequestBudget) -> EventPayload:
         loop = asyncio.get_running_loop()
-        policy = self._policy()
+        handle = JobHandle.from_dict(self.job)
+        policy = self._poll_policy
         number = 0
         transient = 0
         last: JobStatus | None = None
@@ -305,13 +278,12 @@ class FireflyJobTrigger(BaseTrigger):
             wait = due - loop.time()
             if remaining is not None and remaining <= wait:
                 await asyncio.sleep(max(0.0, remaining))
-                return await self._on_deadline(client, handle, budget, last)
+                return await self._at_deadline(client, budget, last)
             if wait > 0:
                 await asyncio.sleep(wait)
             await budget.acquire()
             if (remaining := self._remaining()) is not None and remaining <= 0:
-                return await self._on_deadline(client, handle, budget, last)
-            self.on_poll(due, loop.time())
+                return await self._at_deadline(client, budget, last)
             try:
                 # A poll that hangs (a server dripping one byte a second) must not hold the
                 # trigger past its own deadline.
@@ -321,7 +293,7 @@ class FireflyJobTrigger(BaseTrigger):
                     "Firefly job %s: a status poll was still unanswered at the deadline",
                     self.job_id,
                 )
-                return await self._on_deadline(client, handle, budget, last)
+                return await self._at_deadline(client, budget, last)
             except FireflyRateLimitError as error:
                 paused = budget.pause(error.retry_after)
                 self.log.warning(
@@ -352,80 +324,15 @@ class FireflyJobTrigger(BaseTrigger):
                 last = status
                 self._report(status)
                 if status.is_terminal:
-                    return self._terminal_payload(status)
+                    return terminal_payload(self.job, status)
             number += 1
             due = loop.time() + self._delay(policy, number)
 
-    def _terminal_payload(self, status: JobStatus) -> dict[str, Any]:
-        error = job_error(status)
-        event = _TERMINAL_EVENT.get(status.status, "failed")
-        if status.succeeded and error is not None:
-            event = "failed"  # succeeded without outputs
-        message = (
-            f"Firefly job {self.job_id} succeeded with {len(status.outputs)} output(s)"
-            if error is None
-            else error.message
-        )
-        return self._payload(
-            event, status, message, None if error is None else type(error).__name__
-        )
-
-    async def _on_deadline(
-        self,
-        client: AsyncFireflyClient,
-        handle: JobHandle,
-        budget: RequestBudget,
-        last: JobStatus | None,
-    ) -> dict[str, Any]:
-        where = f"last status {last.status}" if last is not None else "not polled yet"
-        if not self.cancel_on_deadline:
-            self.log.warning("Firefly job %s: deadline passed (%s)", self.job_id, where)
-            return self._payload(
-                "deadline",
-                last,
-                f"Firefly job {self.job_id} did not finish before the deadline ({where})",
-                "FireflyJobTimeoutError",
-            )
-        self.log.warning(
-            "Firefly job %s: deadline passed (%s); cancelling it at %s",
-            self.job_id,
-            where,
-            handle.cancel_url or "its cancel URL",
-        )
-        outcome = "cancel requested"
-        try:
-            await budget.acquire()
-            cancelled = await asyncio.wait_for(
-                client.cancel(handle), timeout=_cancel_timeout(client)
-            )
-        except asyncio.TimeoutError:
-            outcome = f"cancel unanswered after {_cancel_timeout(client):.0f} s"
-            self.log.warning("Firefly job %s: %s", self.job_id, outcome)
-        except FireflyError as error:
-            outcome = f"cancel failed: {error}"
-            self.log.warning("Firefly job %s: %s", self.job_id, outcome)
-        else:
-            if cancelled:
-                self.log.warning("Firefly job %s: cancel requested", self.job_id)
-            else:
-                # 409/410: the job ended meanwhile; report how it ended rather than a deadline.
-                self.log.info("Firefly job %s: already ended; not cancelled", self.job_id)
-                outcome = "the job had already ended"
-                try:
-                    await budget.acquire()
-                    status = await asyncio.wait_for(
-                        client.get_status(handle), timeout=_cancel_timeout(client)
-                    )
-                except (FireflyError, asyncio.TimeoutError):
-                    pass
-                else:
-                    if status.is_terminal:
-                        return self._terminal_payload(status)
-        return self._payload(
-            "deadline",
-            last,
-            f"Firefly job {self.job_id} did not finish before the deadline ({where}); {outcome}",
-            "FireflyJobTimeoutError",
+    async def _at_deadline(
+        self, client: AsyncFireflyClient, budget: RequestBudget, last: JobStatus | None
+    ) -> EventPayload:
+        return await end_at_deadline(
+            client, budget, self.job, cancel=self.cancel_on_deadline, last=last, log=self.log
         )
 
     async def on_kill(self) -> None:
@@ -446,11 +353,11 @@ class FireflyJobTrigger(BaseTrigger):
             )
             return
         try:
-            async with await self._client() as client:
-                if self._pacer is not None:
-                    client.pacer = self._pacer  # this run's share: the cancel waits its turn
+            connection = await self._connection_client()
+            # this run's pacer: the cancel waits its turn
+            async with connection.budgeted(None, pacer=self._pacer) as client:
                 cancelled = await asyncio.wait_for(
-                    client.cancel(JobHandle.from_dict(self.job)), timeout=_cancel_timeout(client)
+                    client.cancel(JobHandle.from_dict(self.job)), timeout=cancel_timeout(client)
                 )
             self.log.warning(
                 "Task killed: Firefly job %s %s",
@@ -464,22 +371,6 @@ class FireflyJobTrigger(BaseTrigger):
 
     # -- events ------------------------------------------------------------------------------
 
-    def _payload(
-        self, status: str, job_status: JobStatus | None, message: str, error_type: str | None
-    ) -> dict[str, Any]:
-        return {
-            "status": status,
-            "job": dict(self.job),
-            "job_status": None if job_status is None else job_status.to_dict(),
-            "message": message,
-            "error_type": error_type,
-        }
-
-    def _error_payload(self, error: FireflyError, last: JobStatus | None) -> dict[str, Any]:
+    def _error_payload(self, error: FireflyError, last: JobStatus | None) -> EventPayload:
         self.log.error("Firefly job %s: polling failed: %s", self.job_id, error)
-        return self._payload(
-            "error",
-            last,
-            f"Firefly job {self.job_id}: polling failed: {error}",
-            type(error).__name__,
-        )
+        return error_payload(self.job, error, last)

@@ -32,6 +32,7 @@ from airflow_provider_firefly.client import (
 from airflow_provider_firefly.client.api import MAX_UPLOAD_BYTES
 from airflow_provider_firefly.client.retry import RetryPolicy
 from airflow_provider_firefly.client.transport import SyncTransport
+from airflow_provider_firefly.client.transport_base import build_user_agent
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.ims import fingerprint
 from airflow_provider_firefly.testing.media import PngImage
@@ -52,7 +53,7 @@ def make_client(emu: FireflyEmulator, tmp_path: Path, **http: Any) -> FireflyCli
     client = FireflyClient(credentials, settings, TokenCacheSettings(cache_dir=tmp_path / "tok"))
     policy = RetryPolicy.from_settings(settings, backoff_base=0.01, backoff_max=0.05)
     for name in ("transport", "_token_transport"):
-        client.__dict__[name] = SyncTransport(settings, user_agent=client.user_agent, policy=policy)
+        setattr(client, name, SyncTransport(settings, user_agent=client.user_agent, policy=policy))
     return client
 
 
@@ -77,6 +78,19 @@ def routes(emu: FireflyEmulator) -> dict[str, int]:
 
 
 # -- headers and the token's destinations ----------------------------------------------------
+
+
+def test_the_user_agent_names_this_package_extra_products_then_the_http_library() -> None:
+    import requests
+
+    from airflow_provider_firefly import __version__
+
+    ours, library = (
+        f"airflow-provider-firefly/{__version__}",
+        f"python-requests/{requests.__version__}",
+    )
+    assert build_user_agent() == f"{ours} {library}"
+    assert build_user_agent("apache-airflow/3.1.0") == f"{ours} apache-airflow/3.1.0 {library}"
 
 
 def test_every_call_sends_bearer_api_key_and_user_agent(emu: FireflyEmulator, client: Any) -> None:

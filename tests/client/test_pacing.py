@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_firefly.client.api import AsyncFireflyClient, FireflyClient
-from airflow_provider_firefly.client.budget import SharedAsyncTransport
+from airflow_provider_firefly.client.api import FireflyClient
+from airflow_provider_firefly.client.async_api import AsyncFireflyClient
+from airflow_provider_firefly.client.async_transport import SharedAsyncTransport, connection_key
 from airflow_provider_firefly.client.config import (
     FireflyCredentials,
     HttpSettings,
@@ -36,6 +37,8 @@ from airflow_provider_firefly.client.pacing import (
     TaskPacer,
     share_per_slot,
 )
+from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
+from airflow_provider_firefly.client.retry import BudgetedRetryPolicy
 from airflow_provider_firefly.testing import FireflyEmulator
 
 
@@ -310,17 +313,40 @@ def test_async_client_paces_every_request(
     assert clock.sleeps == pytest.approx([9.0, 9.0, 20.0, 9.0], abs=0.05)
 
 
-def test_a_shared_transport_takes_the_clients_pacer(
+def test_a_budgeted_client_keeps_the_clients_pacer_unless_given_one(
     firefly_emulator: FireflyEmulator, tmp_path: Path
 ) -> None:
-    """The trigger sends through a transport shared in its triggerer; the pacer stays its own."""
+    """The trigger sends through a pool shared in its triggerer; the pacer stays its own."""
     emu = firefly_emulator
     clock = FakeClock()
     pacer = _paced(5.0, clock)
     client = AsyncFireflyClient(**_client_kwargs(emu, tmp_path), pacer=pacer)
-    shared = SharedAsyncTransport(client.http, user_agent="t")
-    client.use_transport(shared)
-    assert shared.pacer is pacer
+    budgeted = client.budgeted(None)
+    assert isinstance(budgeted.transport, SharedAsyncTransport)
+    assert budgeted.pacer is pacer
+    assert budgeted.transport.pacer is pacer
+    # The pool is shared with this client id's other clients only.
+    assert budgeted.transport.pool_key == connection_key(client.http, emu.client_id)
+    other = _paced(7.0, clock)
+    assert client.budgeted(None, pacer=other).transport.pacer is other
+
+
+def test_a_budgeted_client_draws_its_retries_from_the_budget_and_hands_429s_back(
+    firefly_emulator: FireflyEmulator, tmp_path: Path
+) -> None:
+    emu = firefly_emulator
+    client = AsyncFireflyClient(**_client_kwargs(emu, tmp_path))
+
+    async def go() -> tuple[RequestBudget, AsyncFireflyClient]:
+        budget = budget_for("conn", 600)
+        return budget, client.budgeted(budget)
+
+    budget, budgeted = asyncio.run(go())
+    policy = budgeted.transport.policy
+    assert isinstance(policy, BudgetedRetryPolicy)
+    assert policy.budget is budget
+    assert policy.hand_back_rate_limits
+    assert policy.max_attempts == client.http.max_attempts  # the connection's bounds
 
 
 def test_give_up_after_only_shortens_the_deadline() -> None:

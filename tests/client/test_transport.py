@@ -45,7 +45,7 @@ def make_client(
     client = FireflyClient(credentials, settings, TokenCacheSettings(cache_dir=tmp_path / "tok"))
     policy = RetryPolicy.from_settings(settings, backoff_base=0.01, backoff_max=0.05)
     for name in ("transport", "_token_transport"):
-        client.__dict__[name] = SyncTransport(settings, user_agent=client.user_agent, policy=policy)
+        setattr(client, name, SyncTransport(settings, user_agent=client.user_agent, policy=policy))
     return client
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_firefly.client.api import AsyncFireflyClient, FireflyClient, PollPolicy
-from airflow_provider_firefly.client.budget import SharedAsyncTransport
+from airflow_provider_firefly.client.async_transport import SharedAsyncTransport
 from airflow_provider_firefly.client.config import HttpSettings, TokenCacheSettings
 from airflow_provider_firefly.client.errors import (
     FireflyConfigError,
@@ -374,7 +374,7 @@ def test_redirects_to_https_are_followed_at_most_three_times(net: Net) -> None:
 def test_hook_and_deferrable_trigger_through_the_connection_proxy(net: Net) -> None:
     """The Airflow path: a connection with proxy_url and ca_bundle, the hook's sync calls and
     download, then the trigger polling through the shared async transport."""
-    from airflow_provider_firefly.client.budget import clear_budgets
+    from airflow_provider_firefly.client.request_budget import clear_budgets
     from airflow_provider_firefly.hooks.firefly import FireflyHook
     from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_firefly.client.budget import clear_budgets
+from airflow_provider_firefly.client.request_budget import clear_budgets
 from airflow_provider_firefly.client.tokens import clear_memory_cache
 from airflow_provider_firefly.testing import FireflyEmulator
 

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_firefly.client import api as api_module
-from airflow_provider_firefly.client import budget as budget_module
+from airflow_provider_firefly.client import async_transport as budget_module
 from airflow_provider_firefly.client.api import AsyncFireflyClient, FireflyClient, PollPolicy
-from airflow_provider_firefly.client.budget import SharedAsyncTransport, connection_key
+from airflow_provider_firefly.client.async_transport import SharedAsyncTransport, connection_key
 from airflow_provider_firefly.client.config import (
     FireflyCredentials,
     HttpSettings,

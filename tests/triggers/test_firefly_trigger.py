@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_firefly.client.budget import budget_for
 from airflow_provider_firefly.client.errors import (
     FireflyConfigError,
     FireflyContentPolicyError,
@@ -23,6 +22,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyNotFoundError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle
+from airflow_provider_firefly.client.request_budget import RequestBudget
 from airflow_provider_firefly.client.transport import AsyncTransport
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.triggers.firefly import (
@@ -342,7 +342,7 @@ def test_on_kill_cancels_an_owned_job(firefly_emulator: FireflyEmulator, set_con
 
 @pytest.mark.slow
 def test_triggers_share_the_connection_budget(
-    firefly_emulator: FireflyEmulator, set_conn: Any
+    firefly_emulator: FireflyEmulator, set_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = firefly_emulator
     emu.configure(job_duration=1.0)
@@ -356,7 +356,17 @@ def test_triggers_share_the_connection_budget(
         _trigger(conn, job, expected_seconds=0.3, poll_min_interval=0.2, requests_per_minute=rpm)
         for job in jobs
     ]
+    # When each grant of the shared budget was given (loop clock), seen from outside it.
     grants: list[float] = []
+    acquire = RequestBudget.acquire
+
+    async def recorded(budget: RequestBudget) -> float:
+        waited = await acquire(budget)
+        if budget.name == conn:
+            grants.append(asyncio.get_running_loop().time())
+        return waited
+
+    monkeypatch.setattr(RequestBudget, "acquire", recorded)
 
     async def run_all() -> list[dict[str, Any]]:
         async def one(trigger: FireflyJobTrigger) -> dict[str, Any]:
@@ -365,7 +375,6 @@ def test_triggers_share_the_connection_budget(
             raise AssertionError("no event")
 
         events = await asyncio.wait_for(asyncio.gather(*(one(t) for t in triggers)), 60)
-        grants.extend(budget_for(conn).grants)
         return list(events)
 
     events = asyncio.run(run_all())

@@ -7,27 +7,26 @@ import itertools
 
 import pytest
 
-from airflow_provider_firefly.client.budget import (
-    SPACING_MARGIN,
-    BudgetedRetryPolicy,
-    RequestBudget,
-    budget_for,
-)
 from airflow_provider_firefly.client.errors import FireflyRateLimitError, FireflyServerError
-from airflow_provider_firefly.client.retry import RetryPolicy
+from airflow_provider_firefly.client.limits import SPACING_MARGIN
+from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
+from airflow_provider_firefly.client.retry import BudgetedRetryPolicy
 
 
 def test_grants_are_evenly_spaced_and_fifo() -> None:
     async def main() -> tuple[list[int], list[float]]:
         budget = RequestBudget(1200)  # one per 50 ms
+        loop = asyncio.get_running_loop()
         order: list[int] = []
+        granted: list[float] = []
 
         async def take(i: int) -> None:
             await budget.acquire()
+            granted.append(loop.time())
             order.append(i)
 
         await asyncio.gather(*(take(i) for i in range(10)))
-        return order, list(budget.grants)
+        return order, granted
 
     order, grants = asyncio.run(main())
     assert order == list(range(10))
@@ -81,9 +80,11 @@ def test_bad_rates_are_refused(bad: float) -> None:
 
 
 def test_policy_hands_429_back_and_draws_retries_from_the_budget() -> None:
+    assert BudgetedRetryPolicy().hand_back_rate_limits
+
     async def main() -> tuple[int, int, int]:
         budget = RequestBudget(None)
-        policy = BudgetedRetryPolicy.wrap(RetryPolicy(max_attempts=3, backoff_base=0.01), budget)
+        policy = BudgetedRetryPolicy(max_attempts=3, backoff_base=0.01, budget=budget)
         calls = {"429": 0, "503": 0}
 
         async def rate_limited() -> None:
