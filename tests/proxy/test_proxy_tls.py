@@ -205,7 +205,8 @@ def test_async_client_through_the_environment_proxy_and_ca(net: Net) -> None:
                 credentials, settings, TokenCacheSettings(cache_dir=tmp_path / "atok")
             )
             if shared:
-                client.use_transport(SharedAsyncTransport(settings, user_agent="t"))
+                client = client.budgeted(None)
+                assert isinstance(client.transport, SharedAsyncTransport)
             async with client:
                 found.append((await client.get_status(handle)).status)
         return found

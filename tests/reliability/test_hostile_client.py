@@ -548,12 +548,12 @@ def test_one_slow_connection_does_not_starve_the_polls_of_another(
     figure("same, if both shared one gate (s)", round(shared, 2))
 
 
-def test_use_transport_binds_the_pool_to_the_client_id(
+def test_a_budgeted_client_binds_the_pool_to_the_client_id(
     emu: FireflyEmulator, tmp_path: Path
 ) -> None:
     aclient = make_async_client(emu, tmp_path)
-    transport = SharedAsyncTransport(aclient.http, user_agent="t")
-    aclient.use_transport(transport)
+    transport = aclient.budgeted(None).transport
+    assert isinstance(transport, SharedAsyncTransport)
     assert transport.pool_key == connection_key(aclient.http, emu.client_id)
 
 
@@ -572,15 +572,15 @@ def test_no_cookie_is_kept_sync_or_async(
 
     async def shared_pool() -> None:
         settings = settings_for(emu)
-        key = connection_key(settings, "shared")
         first = AsyncFireflyClient(
             credentials_for(emu), settings, TokenCacheSettings(cache_dir=tmp_path / "t1")
-        )
+        ).budgeted(None)
         second = AsyncFireflyClient(
             credentials_for(emu), settings, TokenCacheSettings(cache_dir=tmp_path / "t2")
-        )
-        for c in (first, second):
-            c.use_transport(SharedAsyncTransport(settings, user_agent="t", pool_key=key))
+        ).budgeted(None)
+        assert isinstance(first.transport, SharedAsyncTransport)
+        assert isinstance(second.transport, SharedAsyncTransport)
+        assert first.transport.pool_key == second.transport.pool_key  # one pool for both
         emu.script(STATUS, [cookie])
         await first.get_status(handle)
         await second.get_status(handle)
