@@ -8,8 +8,9 @@ Side by side, on the same load (N jobs submitted to a spawned emulator, each fin
   a sync hook and calls its blocking (``requests``) ``get_status`` inside the event loop, with
   ``asyncio.sleep`` between polls.
 
-Reported: jobs finished, wall time, polls per job, poll lateness (when the request actually
-left vs when it was due: p50/p99/max), CPU seconds and peak RSS above the baseline, per job.
+Reported: jobs finished, wall time, polls per job, event-loop lateness (how late the loop wakes
+a sleeper due every 0.1 s, as late as a poll due then leaves: p50/p99/max), CPU seconds and
+peak RSS above the baseline, per job.
 The emulator runs in its own process, so its CPU is not counted.
 
     .venv/bin/python benchmarks/bench_triggerer.py [--jobs 1000] [--job-duration 25]
@@ -74,18 +75,12 @@ async def submit_jobs(url: str, n: int) -> list[dict[str, Any]]:
         await client.aclose()
 
 
-def make_triggers(
-    jobs: list[dict[str, Any]], expected: float, blocking: bool, lateness: list[float]
-) -> list[Any]:
+def make_triggers(jobs: list[dict[str, Any]], expected: float, blocking: bool) -> list[Any]:
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
     from airflow_provider_firefly.client.api import PollPolicy
     from airflow_provider_firefly.client.jobs import JobHandle
     from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
-
-    class MeasuredTrigger(FireflyJobTrigger):
-        def on_poll(self, scheduled: float, sent: float) -> None:
-            lateness.append(sent - scheduled)
 
     class BlockingTrigger(BaseTrigger):
         """Like OpenAIBatchTrigger.run(): a sync hook polled inside the event loop."""
@@ -100,7 +95,6 @@ def make_triggers(
         async def run(self) -> AsyncIterator[Any]:
             from airflow_provider_firefly.hooks.firefly import FireflyHook
 
-            loop = asyncio.get_running_loop()
             hook = FireflyHook(firefly_conn_id=self.conn_id)  # sync get_connection on first use
             handle = JobHandle.from_dict(self.job)
             policy = PollPolicy(first_delay=self.expected_seconds, min_interval=2.0)
@@ -108,9 +102,7 @@ def make_triggers(
             try:
                 while True:
                     delay = policy.interval(number, self.expected_seconds)
-                    due = loop.time() + delay
                     await asyncio.sleep(delay)
-                    lateness.append(loop.time() - due)
                     status = hook.get_status(handle)  # blocking requests call in the loop
                     if status.is_terminal:
                         yield TriggerEvent({"status": status.status, "job": self.job})  # type: ignore[no-untyped-call]
@@ -122,21 +114,33 @@ def make_triggers(
     if blocking:
         return [BlockingTrigger(CONN_ID, job, expected) for job in jobs]
     return [
-        MeasuredTrigger(
+        FireflyJobTrigger(
             firefly_conn_id=CONN_ID, job=job, expected_seconds=expected, poll_min_interval=2.0
         )
         for job in jobs
     ]
 
 
-async def run_all(triggers: list[Any], timeout: float) -> tuple[list[Any], bool]:
+async def run_all(
+    triggers: list[Any], timeout: float, lateness: list[float]
+) -> tuple[list[Any], bool]:
     async def one(trigger: Any) -> Any:
         async for event in trigger.run():
             return event.payload
         return None
 
+    async def probe() -> None:
+        # How late the loop wakes a sleeper due every 0.1 s: a poll due then leaves that late.
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.1
+            await asyncio.sleep(0.1)
+            lateness.append(loop.time() - due)
+
+    prober = asyncio.ensure_future(probe())
     tasks = [asyncio.ensure_future(one(t)) for t in triggers]
     done, pending = await asyncio.wait(tasks, timeout=timeout)
+    prober.cancel()
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -153,12 +157,10 @@ def child(url: str, side: str, n: int, job_duration: float, timeout: float) -> N
 
     jobs = asyncio.run(submit_jobs(url, n))
     lateness: list[float] = []
-    triggers = make_triggers(
-        jobs, expected=job_duration * 0.8, blocking=side == "blocking", lateness=lateness
-    )
+    triggers = make_triggers(jobs, expected=job_duration * 0.8, blocking=side == "blocking")
     _reset_peak()
     base_rss, cpu0, wall0 = _rss_kb("VmRSS"), _cpu(), time.perf_counter()
-    events, all_done = asyncio.run(run_all(triggers, timeout))
+    events, all_done = asyncio.run(run_all(triggers, timeout, lateness))
     wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
     peak = _rss_kb("VmHWM")
     succeeded = sum(1 for e in events if e and e.get("status") == "succeeded")
