@@ -308,8 +308,8 @@ def main() -> None:
             + ("" if r["all_done"] else "  (stopped at the time limit)")
         )
     print(
-        "late = when the status request left minus when it was due (event-loop lag and token "
-        "wait included); RSS = peak above the RSS just before the triggers were created; "
+        "late = how late the event loop woke a sleeper due every 0.1 s (a poll due then "
+        "leaves as late); RSS = peak above the RSS just before the triggers were created; "
         "CPU = the polling process only"
     )
 
