@@ -29,6 +29,7 @@ from airflow_provider_firefly.client.limits import (
     ADOBE_DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
+    is_positive_number,
 )
 from airflow_provider_firefly.client.pacing import TaskPacer, share_per_slot
 
@@ -365,7 +366,7 @@ def _budget(conn_id: str, value: float | None, slots: int | None, *, local: bool
                 )
             return {}
         value = ADOBE_DEFAULT_REQUESTS_PER_MINUTE
-    if not 0 < value <= 100_000:
+    if not is_positive_number(value) or value > 100_000:
         raise FireflyConfigError(
             f"connection {conn_id!r}: extra field 'requests_per_minute' must be above 0 "
             f"(Adobe's default budget is 4), got {value!r}",

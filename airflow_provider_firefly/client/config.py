@@ -7,7 +7,6 @@ that names the field, before any network call. Nothing here imports Airflow.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from airflow_provider_firefly.client.errors import FireflyConfigError
 from airflow_provider_firefly.client.limits import (
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
+    is_positive_number,
+    is_real_number,
 )
 
 __all__ = [
@@ -93,9 +94,9 @@ def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, 
 
 
 def _positive(value: float, name: str, *, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if not is_real_number(value):
         raise FireflyConfigError(f"{name} must be a number of seconds", field=name)
-    if value <= 0 or (upper is not None and value > upper):
+    if not is_positive_number(value) or (upper is not None and value > upper):
         bound = f" and at most {upper:g}" if upper is not None else ""
         raise FireflyConfigError(f"{name} must be above 0{bound}, got {value!r}", field=name)
     return float(value)

@@ -34,6 +34,8 @@ __all__ = [
     "Deadline",
     "Inflater",
     "decode_json",
+    "is_positive_number",
+    "is_real_number",
     "request_spacing",
     "upload_too_large_message",
 ]
@@ -69,6 +71,21 @@ ADOBE_DEFAULT_REQUESTS_PER_MINUTE = 4.0
 SPACING_MARGIN = 0.02
 
 
+def is_real_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not NaN; ``True``/``False`` are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not math.isnan(value)
+
+
+def is_positive_number(value: object) -> bool:
+    """The package's one test of a positive setting (a rate, a timeout, an interval): a finite
+    number above 0, ``bool`` excluded. Callers word their own error, naming their field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value > 0
+
+
 def request_spacing(requests_per_minute: float | None) -> float:
     """Seconds between two requests that keep under ``requests_per_minute`` (0: no limit).
 
@@ -77,12 +94,7 @@ def request_spacing(requests_per_minute: float | None) -> float:
     """
     if requests_per_minute is None:
         return 0.0
-    if (
-        isinstance(requests_per_minute, bool)
-        or not isinstance(requests_per_minute, (int, float))
-        or not math.isfinite(requests_per_minute)
-        or requests_per_minute <= 0
-    ):
+    if not is_positive_number(requests_per_minute):
         raise ValueError(
             f"requests_per_minute must be a positive number, got {requests_per_minute!r}"
         )
