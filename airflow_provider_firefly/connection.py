@@ -17,7 +17,10 @@ from typing import Any
 
 from airflow_provider_firefly.client.config import (
     DEFAULT_API_URL,
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IMS_URL,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_SCOPES,
     FireflyCredentials,
     HttpSettings,
@@ -112,10 +115,16 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         False,
     ),
     "connect_timeout": ExtraField(
-        "Connect timeout (s)", "Seconds to establish a connection.", "number", 10
+        "Connect timeout (s)",
+        "Seconds to establish a connection.",
+        "number",
+        DEFAULT_CONNECT_TIMEOUT,
     ),
     "read_timeout": ExtraField(
-        "Read timeout (s)", "Seconds to wait for each response.", "number", 60
+        "Read timeout (s)",
+        "Seconds to wait for each response.",
+        "number",
+        DEFAULT_READ_TIMEOUT,
     ),
     "request_deadline": ExtraField(
         "Request deadline (s)",
@@ -172,7 +181,7 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "Attempts per request",
         "Tries per request for 429, 5xx and network errors (a job is never submitted twice).",
         "integer",
-        5,
+        DEFAULT_MAX_ATTEMPTS,
     ),
 }
 
