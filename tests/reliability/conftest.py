@@ -1,15 +1,15 @@
-"""Fixtures of the reliability suite, and the hooks that write the figures of the last run."""
+"""Fixtures of the reliability suite, and the hooks that write the figures of the last run.
+
+Every test here runs ``_isolated`` (``tests/fixtures/isolation.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_firefly.client.budget import clear_budgets
-from airflow_provider_firefly.client.tokens import clear_memory_cache
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
@@ -27,17 +27,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _ledger.ITEMS:
         _ledger.write()
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fresh token caches and budgets for every case."""
-    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "token-cache"))
-    clear_memory_cache()
-    clear_budgets()
-    yield
-    clear_memory_cache()
-    clear_budgets()
 
 
 def conn_json(emu: FireflyEmulator, **extra: Any) -> str:

@@ -157,7 +157,7 @@ def test_operator_argument_rejected_at_parse(
 
 
 def _conn_cases() -> list[Any]:
-    from hooks.test_connection_config import BAD_CONFIGS  # type: ignore[import-not-found]
+    from connection.test_connection import BAD_CONFIGS  # type: ignore[import-not-found]
 
     extra_not_json = [
         pytest.param({"__extra__": text}, "extra", id=f"extra-{text!r}")
