@@ -238,7 +238,7 @@ def cross_field_errors(
     own_hosts: set[str],
     check_size: SizeCheck | None = None,
 ) -> list[ErrorDetail]:
-    """Documented rules the JSON schemas cannot express (notes §3.0, §3.2, §7).
+    """Rules Adobe documents that the JSON schemas cannot express.
 
     ``check_size`` adds a rule on Image 3/4 ``size`` at its place in the list (the supported
     sizes are prose in the spec, so only the emulator checks them, and only when asked).

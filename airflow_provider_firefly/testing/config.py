@@ -15,7 +15,7 @@ from .jobs import CANCELLED_SPELLINGS
 DEFAULT_CLIENT_ID = "firefly-emulator-client"
 DEFAULT_CLIENT_SECRET = "firefly-emulator-secret"  # noqa: S105 - documented test credential
 
-#: Every scope that Adobe's documentation uses in a Firefly token request (notes §1.2).
+#: Every scope that Adobe's documentation uses in a Firefly token request.
 DEFAULT_ACCEPTED_SCOPES: tuple[str, ...] = (*DEFAULT_SCOPES, "firefly_enterprise")
 
 #: Presigned-URL hosts accepted in ``{"url": ...}`` image sources (spec ``PublicBinaryInputV3``).

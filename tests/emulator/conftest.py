@@ -67,7 +67,7 @@ def check_against_spec(response: httpx.Response) -> bool:
     body: Any = response.json() if ctype == "application/json" else response.text
     if isinstance(body, dict) and str(body.get("error_code", "")).isdigit():
         # Adobe I/O gateway errors (401013, 403000, 403003) come from the gateway in front of
-        # the service, with numeric codes outside the service's enums (notes §2.2).
+        # the service, with numeric codes outside the service's enums.
         if set(body) != {"error_code", "message"} or not isinstance(body["message"], str):
             raise SpecViolation(f"bad gateway error body {body!r}")
         return True
