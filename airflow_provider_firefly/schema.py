@@ -76,15 +76,17 @@ def request_validator(path: str, method: str, content_type: str = "application/j
 
 
 def body_limit(path: str, field: str, keyword: str) -> Any:
-    """The spec's ``keyword`` (``maxLength``, ``maximum``, ``maxItems`` ...) of the top-level
-    body property ``field`` of ``POST path``, or ``None`` when the spec sets none.
+    """The spec's ``keyword`` (``maxLength``, ``maximum``, ``maxItems`` ...) of the body property
+    ``field`` of ``POST path`` (dotted for a nested one: ``"style.strength"``), or ``None`` when
+    the spec sets none.
 
     The one source of Adobe's size and count limits: the operators check a parameter against
     the same number the request schema holds, so the two can never disagree.
     """
-    schema = operation(path, "POST")["requestBody"]["content"]["application/json"]["schema"]
-    prop = _resolve(_resolve(schema).get("properties", {}).get(field, {}))
-    return prop.get(keyword)
+    node = operation(path, "POST")["requestBody"]["content"]["application/json"]["schema"]
+    for name in field.split("."):
+        node = _resolve(_resolve(node).get("properties", {}).get(name, {}))
+    return _resolve(node).get(keyword)
 
 
 def _resolve(node: Any) -> dict[str, Any]:

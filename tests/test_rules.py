@@ -20,7 +20,11 @@ from airflow_provider_firefly.client.limits import is_positive_number, is_real_n
         ("/v4/images/generate-async", "seeds", "maxItems", 1),
         ("/v3/images/precise-composite", "numVariations", "maximum", 3),
         ("/v3/images/generate-async", "visualIntensity", "minimum", 2),
+        ("/v3/images/generate-async", "structure.strength", "maximum", 100),
+        ("/v3/images/precise-composite", "blend", "maximum", 1),
+        ("/v3/videos/generate", "bitRateFactor", "maximum", 63),
         ("/v3/videos/generate", "prompt", "maxLength", None),
+        ("/v3/images/generate-async", "style.no-such-field", "maximum", None),
         ("/v3/images/generate-async", "no-such-field", "maxLength", None),
     ],
 )
