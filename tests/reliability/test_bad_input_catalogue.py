@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 from operators.test_bad_inputs import CASES as OPERATOR_CASES  # type: ignore[import-not-found]
 from operators.test_bad_inputs import (
     INIT_CASES,  # type: ignore[import-not-found]
@@ -27,7 +28,6 @@ from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
 
 from . import _ledger
-from .conftest import conn_json
 
 pytestmark = pytest.mark.timeout(60)
 
