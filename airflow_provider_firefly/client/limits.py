@@ -29,6 +29,7 @@ __all__ = [
     "MAX_MODEL_PAGES",
     "MAX_REDIRECTS",
     "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_TEXT",
     "SPACING_MARGIN",
     "BoundedBody",
     "Deadline",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: Firefly's upload limit, "15 MB" as Adobe writes it: decimal megabytes, not MiB.
 MAX_UPLOAD_BYTES = 15_000_000
+#: The upload limit as every message writes it ("15 MB").
+MAX_UPLOAD_TEXT = f"{MAX_UPLOAD_BYTES / 1e6:g} MB"
 #: Largest JSON reply read into memory. Firefly's replies are a few KiB; a custom-model page
 #: of 50 entries is well under 1 MiB.
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -105,7 +108,7 @@ def upload_too_large_message(size: int, what: str = "image") -> str:
     """The one wording of the upload limit, in Adobe's decimal MB."""
     return (
         f"{what} is {size / 1e6:.1f} MB ({size:,} bytes); Firefly accepts uploads up to "
-        f"{MAX_UPLOAD_BYTES / 1e6:g} MB ({MAX_UPLOAD_BYTES:,} bytes)"
+        f"{MAX_UPLOAD_TEXT} ({MAX_UPLOAD_BYTES:,} bytes)"
     )
 
 
