@@ -75,18 +75,19 @@ def request_validator(path: str, method: str, content_type: str = "application/j
     )
 
 
-def body_limit(path: str, field: str, keyword: str) -> Any:
+def body_limit(path: str, field: str, keyword: str) -> int | float | None:
     """The spec's ``keyword`` (``maxLength``, ``maximum``, ``maxItems`` ...) of the body property
     ``field`` of ``POST path`` (dotted for a nested one: ``"style.strength"``), or ``None`` when
     the spec sets none.
 
-    The one source of Adobe's size and count limits: the operators check a parameter against
-    the same number the request schema holds, so the two can never disagree.
+    The one source of Adobe's size and count limits for local parameter checks: a check that
+    reads its bound here cannot disagree with the request schema.
     """
     node = operation(path, "POST")["requestBody"]["content"]["application/json"]["schema"]
     for name in field.split("."):
         node = _resolve(_resolve(node).get("properties", {}).get(name, {}))
-    return _resolve(node).get(keyword)
+    value = _resolve(node).get(keyword)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _resolve(node: Any) -> dict[str, Any]:
