@@ -17,8 +17,11 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 #: The registry key of the shipped spec; every ``$ref`` of a validator resolves against it.
 _SPEC_URI = "urn:airflow-provider-firefly:firefly-api.json"
@@ -46,13 +49,13 @@ def _registry() -> Any:
 
 
 @functools.cache
-def _validator_for_pointer(pointer: str) -> Any:
+def _validator_for_pointer(pointer: str) -> Validator:
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator({"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry())
 
 
-def validator_at(*parts: str) -> Any:
+def validator_at(*parts: str) -> Validator:
     """A Draft 2020-12 validator for the schema at ``parts`` of the spec (one JSON-pointer
     token each, unescaped: ``validator_at("components", "schemas", "AsyncResult")``)."""
     escaped = (p.replace("~", "~0").replace("/", "~1") for p in parts)
@@ -65,7 +68,9 @@ def operation(path: str, method: str) -> dict[str, Any]:
     return op
 
 
-def request_validator(path: str, method: str, content_type: str = "application/json") -> Any:
+def request_validator(
+    path: str, method: str, content_type: str = "application/json"
+) -> Validator | None:
     """Validator of the documented request body, or ``None`` when the spec gives none."""
     content = operation(path, method)["requestBody"]["content"]
     if content_type not in content or "schema" not in content[content_type]:
@@ -179,7 +184,7 @@ def _convert(error: Any, prefix: str) -> Iterator[ErrorDetail]:
         yield {"loc": loc, "msg": str(error.message), "type": "value_error"}
 
 
-def schema_errors(validator: Any, instance: Any, prefix: str = "body") -> list[ErrorDetail]:
+def schema_errors(validator: Validator, instance: Any, prefix: str = "body") -> list[ErrorDetail]:
     out: list[ErrorDetail] = []
     errors = sorted(
         validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]

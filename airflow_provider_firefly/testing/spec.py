@@ -7,21 +7,24 @@ with the operators; the documented responses and header enums are only the emula
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_firefly.schema import operation, validator_at
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = ["header_enum", "response_validator", "schema_validator"]
 
 
-def schema_validator(name: str) -> Any:
+def schema_validator(name: str) -> Validator:
     """Validator for ``components.schemas.<name>``."""
     return validator_at("components", "schemas", name)
 
 
 def response_validator(
     path: str, method: str, status: int, content_type: str = "application/json"
-) -> Any:
+) -> Validator | None:
     """Validator of the documented response schema, or ``None`` when the spec gives none."""
     resp = operation(path, method).get("responses", {}).get(str(status))
     if not resp:
