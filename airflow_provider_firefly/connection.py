@@ -17,7 +17,10 @@ from typing import Any
 
 from airflow_provider_firefly.client.config import (
     DEFAULT_API_URL,
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IMS_URL,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_SCOPES,
     FireflyCredentials,
     HttpSettings,
@@ -29,6 +32,7 @@ from airflow_provider_firefly.client.limits import (
     ADOBE_DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
+    is_positive_number,
 )
 from airflow_provider_firefly.client.pacing import TaskPacer, share_per_slot
 
@@ -111,10 +115,16 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         False,
     ),
     "connect_timeout": ExtraField(
-        "Connect timeout (s)", "Seconds to establish a connection.", "number", 10
+        "Connect timeout (s)",
+        "Seconds to establish a connection.",
+        "number",
+        DEFAULT_CONNECT_TIMEOUT,
     ),
     "read_timeout": ExtraField(
-        "Read timeout (s)", "Seconds to wait for each response.", "number", 60
+        "Read timeout (s)",
+        "Seconds to wait for each response.",
+        "number",
+        DEFAULT_READ_TIMEOUT,
     ),
     "request_deadline": ExtraField(
         "Request deadline (s)",
@@ -171,7 +181,7 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "Attempts per request",
         "Tries per request for 429, 5xx and network errors (a job is never submitted twice).",
         "integer",
-        5,
+        DEFAULT_MAX_ATTEMPTS,
     ),
 }
 
@@ -365,7 +375,7 @@ def _budget(conn_id: str, value: float | None, slots: int | None, *, local: bool
                 )
             return {}
         value = ADOBE_DEFAULT_REQUESTS_PER_MINUTE
-    if not 0 < value <= 100_000:
+    if not is_positive_number(value) or value > 100_000:
         raise FireflyConfigError(
             f"connection {conn_id!r}: extra field 'requests_per_minute' must be above 0 "
             f"(Adobe's default budget is 4), got {value!r}",

@@ -17,10 +17,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-SPEC_URI = "urn:firefly-emulator:firefly-api.json"
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+#: The registry key of the shipped spec; every ``$ref`` of a validator resolves against it.
+_SPEC_URI = "urn:airflow-provider-firefly:firefly-api.json"
 
 
 @functools.cache
@@ -41,66 +45,64 @@ def _registry() -> Any:
     from referencing.jsonschema import DRAFT202012
 
     resource = Resource.from_contents(load_spec(), default_specification=DRAFT202012)
-    return Registry().with_resource(SPEC_URI, resource)
-
-
-def _pointer(*parts: str) -> str:
-    return "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return Registry().with_resource(_SPEC_URI, resource)
 
 
 @functools.cache
-def validator_for_pointer(pointer: str) -> Any:
-    """A Draft 2020-12 validator for the schema at ``#<pointer>`` of the spec."""
+def _validator_for_pointer(pointer: str) -> Validator:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=_registry())
+    return Draft202012Validator({"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry())
 
 
-def schema_validator(name: str) -> Any:
-    """Validator for ``components.schemas.<name>``."""
-    return validator_for_pointer("/components/schemas/" + _pointer(name))
+def validator_at(*parts: str) -> Validator:
+    """A Draft 2020-12 validator for the schema at ``parts`` of the spec (one JSON-pointer
+    token each, unescaped: ``validator_at("components", "schemas", "AsyncResult")``)."""
+    escaped = (p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return _validator_for_pointer("/" + "/".join(escaped))
 
 
 def operation(path: str, method: str) -> dict[str, Any]:
+    """The spec's operation object of ``method path``."""
     op: dict[str, Any] = load_spec()["paths"][path][method.lower()]
     return op
 
 
-def request_validator(path: str, method: str, content_type: str = "application/json") -> Any:
+def request_validator(
+    path: str, method: str, content_type: str = "application/json"
+) -> Validator | None:
+    """Validator of the documented request body, or ``None`` when the spec gives none."""
     content = operation(path, method)["requestBody"]["content"]
     if content_type not in content or "schema" not in content[content_type]:
         return None
-    return validator_for_pointer(
-        "/"
-        + _pointer("paths", path, method.lower(), "requestBody", "content", content_type, "schema")
+    return validator_at(
+        "paths", path, method.lower(), "requestBody", "content", content_type, "schema"
     )
 
 
-def response_validator(
-    path: str, method: str, status: int, content_type: str = "application/json"
-) -> Any:
-    """Validator of the documented response schema, or ``None`` when the spec gives none."""
-    responses = operation(path, method).get("responses", {})
-    resp = responses.get(str(status))
-    if not resp:
-        return None
-    content = resp.get("content") or {}
-    if content_type not in content or "schema" not in content[content_type]:
-        return None
-    return validator_for_pointer(
-        "/"
-        + _pointer("paths", path, method.lower(), "responses", str(status), "content", content_type)
-        + "/schema"
-    )
+def body_limit(path: str, field: str, keyword: str) -> int | float | None:
+    """The spec's ``keyword`` (``maxLength``, ``maximum``, ``maxItems`` ...) of the body property
+    ``field`` of ``POST path`` (dotted for a nested one: ``"style.strength"``), or ``None`` when
+    the spec sets none.
+
+    The one source of Adobe's size and count limits for local parameter checks: a check that
+    reads its bound here cannot disagree with the request schema.
+    """
+    node = operation(path, "POST")["requestBody"]["content"]["application/json"]["schema"]
+    for name in field.split("."):
+        node = _resolve(_resolve(node).get("properties", {}).get(name, {}))
+    value = _resolve(node).get(keyword)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def header_enum(path: str, method: str, header: str) -> tuple[list[str] | None, bool, Any]:
-    """``(enum, required, default)`` of a header parameter (``(None, False, None)`` if absent)."""
-    for param in operation(path, method).get("parameters", []):
-        if param.get("in") == "header" and param.get("name", "").lower() == header.lower():
-            schema = param.get("schema", {})
-            return schema.get("enum"), bool(param.get("required")), schema.get("default")
-    return None, False, None
+def _resolve(node: Any) -> dict[str, Any]:
+    """``node`` with local ``$ref``s followed (the spec only refers within itself)."""
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        target: Any = load_spec()
+        for token in node["$ref"].removeprefix("#/").split("/"):
+            target = target[token.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node if isinstance(node, dict) else {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,34 +120,50 @@ _TYPE_NAMES = {
 }
 
 
-def _loc(prefix: str, path: Any) -> list[str | int]:
-    return [prefix, *list(path)]
+_TYPE_MESSAGES = {
+    "dict": "value is not a valid dict",
+    "list": "value is not a valid list",
+    "str": "str type expected",
+    "integer": "value is not a valid integer",
+    "float": "value is not a valid float",
+    "bool": "value could not be parsed to a boolean",
+}
+
+#: JSON-schema limit keyword -> (pydantic message, pydantic error type).
+_LIMITS: dict[str, tuple[str, str]] = {
+    "maxLength": ("ensure this value has at most {} characters", "value_error.any_str.max_length"),
+    "minLength": ("ensure this value has at least {} characters", "value_error.any_str.min_length"),
+    "maximum": ("ensure this value is less than or equal to {}", "value_error.number.not_le"),
+    "minimum": ("ensure this value is greater than or equal to {}", "value_error.number.not_ge"),
+    "exclusiveMaximum": ("ensure this value is less than {}", "value_error.number.not_lt"),
+    "exclusiveMinimum": ("ensure this value is greater than {}", "value_error.number.not_gt"),
+    "maxItems": ("ensure this value has at most {} items", "value_error.list.max_items"),
+    "minItems": ("ensure this value has at least {} items", "value_error.list.min_items"),
+}
+
+UNIQUE_ITEMS = "value_error.list.unique_items"
+
+
+def _convert_limit(kind: str, value: Any, loc: list[str | int]) -> list[ErrorDetail]:
+    msg, etype = _LIMITS[kind]
+    return [{"loc": loc, "msg": msg.format(value), "type": etype, "ctx": {"limit_value": value}}]
 
 
 def _convert(error: Any, prefix: str) -> Iterator[ErrorDetail]:
     kind = error.validator
     value = error.validator_value
-    loc = _loc(prefix, error.absolute_path)
+    loc: list[str | int] = [prefix, *list(error.absolute_path)]
     if kind == "required":
         present = error.instance if isinstance(error.instance, dict) else {}
         for name in value:
             if name not in present:
                 yield {"loc": [*loc, name], "msg": "field required", "type": "value_error.missing"}
-        return
-    if kind == "type":
+    elif kind == "type":
         names = value if isinstance(value, list) else [value]
         tname = _TYPE_NAMES.get(str(names[0]), str(names[0]))
-        msg = {
-            "dict": "value is not a valid dict",
-            "list": "value is not a valid list",
-            "str": "str type expected",
-            "integer": "value is not a valid integer",
-            "float": "value is not a valid float",
-            "bool": "value could not be parsed to a boolean",
-        }.get(tname, f"value is not a valid {tname}")
+        msg = _TYPE_MESSAGES.get(tname, f"value is not a valid {tname}")
         yield {"loc": loc, "msg": msg, "type": f"type_error.{tname}"}
-        return
-    if kind == "enum":
+    elif kind == "enum":
         permitted = ", ".join(repr(v) for v in value)
         yield {
             "loc": loc,
@@ -153,48 +171,20 @@ def _convert(error: Any, prefix: str) -> Iterator[ErrorDetail]:
             "type": "type_error.enum",
             "ctx": {"enum_values": list(value)},
         }
-        return
-    table: dict[str, tuple[str, str]] = {
-        "maxLength": (
-            "ensure this value has at most {} characters",
-            "value_error.any_str.max_length",
-        ),
-        "minLength": (
-            "ensure this value has at least {} characters",
-            "value_error.any_str.min_length",
-        ),
-        "maximum": ("ensure this value is less than or equal to {}", "value_error.number.not_le"),
-        "minimum": (
-            "ensure this value is greater than or equal to {}",
-            "value_error.number.not_ge",
-        ),
-        "exclusiveMaximum": ("ensure this value is less than {}", "value_error.number.not_lt"),
-        "exclusiveMinimum": ("ensure this value is greater than {}", "value_error.number.not_gt"),
-        "maxItems": ("ensure this value has at most {} items", "value_error.list.max_items"),
-        "minItems": ("ensure this value has at least {} items", "value_error.list.min_items"),
-    }
-    if kind in table:
-        msg, etype = table[kind]
-        yield {"loc": loc, "msg": msg.format(value), "type": etype, "ctx": {"limit_value": value}}
-        return
-    if kind == "uniqueItems":
-        yield {
-            "loc": loc,
-            "msg": "the list has duplicated items",
-            "type": "value_error.list.unique_items",
-        }
-        return
-    if kind == "additionalProperties":
+    elif kind in _LIMITS:
+        yield from _convert_limit(kind, value, loc)
+    elif kind == "uniqueItems":
+        yield {"loc": loc, "msg": "the list has duplicated items", "type": UNIQUE_ITEMS}
+    elif kind == "additionalProperties":
         yield {"loc": loc, "msg": "extra fields not permitted", "type": "value_error.extra"}
-        return
-    if kind in ("oneOf", "anyOf") and error.context:
+    elif kind in ("oneOf", "anyOf") and error.context:
         best = min(error.context, key=lambda e: len(list(e.absolute_path)))
         yield from _convert(best, prefix)
-        return
-    yield {"loc": loc, "msg": str(error.message), "type": "value_error"}
+    else:
+        yield {"loc": loc, "msg": str(error.message), "type": "value_error"}
 
 
-def schema_errors(validator: Any, instance: Any, prefix: str = "body") -> list[ErrorDetail]:
+def schema_errors(validator: Validator, instance: Any, prefix: str = "body") -> list[ErrorDetail]:
     out: list[ErrorDetail] = []
     errors = sorted(
         validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
@@ -202,13 +192,6 @@ def schema_errors(validator: Any, instance: Any, prefix: str = "body") -> list[E
     for err in errors:
         out.extend(_convert(err, prefix))
     return out
-
-
-def validation_body(errors: list[ErrorDetail], message: str | None = None) -> dict[str, Any]:
-    if message is None:
-        n = len(errors)
-        message = f"{n} validation error{'s' if n != 1 else ''} in request"
-    return {"error_code": "validation_error", "message": message, "validation_errors": errors}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,19 +228,12 @@ def domain_allowed(url: str, allowed: tuple[str, ...], own_hosts: set[str]) -> b
     return any(host == d or host.endswith("." + d) for d in allowed)
 
 
-IMAGE3_SIZES = {
-    (2048, 2048),
-    (1024, 1024),
-    (2304, 1792),
-    (1792, 2304),
-    (2688, 1536),
-    (2688, 1512),
-    (1344, 768),
-    (1344, 756),
-    (1152, 896),
-    (896, 1152),
-}
-IMAGE4_SIZES = {(2048, 2048), (2304, 1792), (1792, 2304), (2688, 1536), (1440, 2560)}
+#: A check of ``size`` for an ``x-model-version``: its errors (the emulator's strict sizes).
+SizeCheck = Callable[[str, Any], list[ErrorDetail]]
+
+
+def _error(loc: list[str | int], msg: str, kind: str = "value_error") -> ErrorDetail:
+    return {"loc": loc, "msg": msg, "type": kind}
 
 
 def cross_field_errors(
@@ -268,141 +244,78 @@ def cross_field_errors(
     upload_exists: Callable[[str], bool],
     allowed_domains: tuple[str, ...],
     own_hosts: set[str],
-    strict_sizes: bool = False,
+    check_size: SizeCheck | None = None,
 ) -> list[ErrorDetail]:
-    """Documented rules the JSON schemas cannot express (notes §3.0, §3.2, §7)."""
+    """Rules Adobe documents that the JSON schemas cannot express.
+
+    ``check_size`` adds a rule on Image 3/4 ``size`` at its place in the list (the supported
+    sizes are prose in the spec, so only the emulator checks them, and only when asked).
+    """
     errs: list[ErrorDetail] = []
     seeds = body.get("seeds")
     nvar = body.get("numVariations")
     if isinstance(seeds, list):
         if len(set(map(repr, seeds))) != len(seeds):
-            errs.append(
-                {
-                    "loc": ["body", "seeds"],
-                    "msg": "the list has duplicated items",
-                    "type": "value_error.list.unique_items",
-                }
-            )
+            errs.append(_error(["body", "seeds"], "the list has duplicated items", UNIQUE_ITEMS))
         if isinstance(nvar, int) and nvar != len(seeds):
-            errs.append(
-                {
-                    "loc": ["body", "seeds"],
-                    "msg": f"number of seeds ({len(seeds)}) must equal numVariations ({nvar})",
-                    "type": "value_error",
-                }
-            )
+            msg = f"number of seeds ({len(seeds)}) must equal numVariations ({nvar})"
+            errs.append(_error(["body", "seeds"], msg))
     if op_path == "/v4/images/generate-async":
+        # The spec gives Image 5's numVariations a maximum but no minimum; Adobe documents 1.
         if isinstance(nvar, int) and nvar < 1:
-            errs.append(
-                {
-                    "loc": ["body", "numVariations"],
-                    "msg": "ensure this value is greater than or equal to 1",
-                    "type": "value_error.number.not_ge",
-                    "ctx": {"limit_value": 1},
-                }
-            )
-        blobs = body.get("referenceBlobs")
-        if blobs and body.get("aspectRatio") not in (None, "auto"):
-            errs.append(
-                {
-                    "loc": ["body", "aspectRatio"],
-                    "msg": "aspectRatio must be absent or 'auto' when referenceBlobs is not empty",
-                    "type": "value_error",
-                }
-            )
+            errs.extend(_convert_limit("minimum", 1, ["body", "numVariations"]))
+        if body.get("referenceBlobs") and body.get("aspectRatio") not in (None, "auto"):
+            msg = "aspectRatio must be absent or 'auto' when referenceBlobs is not empty"
+            errs.append(_error(["body", "aspectRatio"], msg))
     if op_path == "/v3/images/generate-async" and model_version:
         custom = model_version.endswith("_custom")
         if custom and not body.get("customModelId"):
-            errs.append(
-                {
-                    "loc": ["body", "customModelId"],
-                    "msg": f"field required for x-model-version {model_version}",
-                    "type": "value_error.missing",
-                }
-            )
+            msg = f"field required for x-model-version {model_version}"
+            errs.append(_error(["body", "customModelId"], msg, "value_error.missing"))
         if custom and body.get("negativePrompt"):
-            errs.append(
-                {
-                    "loc": ["body", "negativePrompt"],
-                    "msg": "negativePrompt is not supported for custom models",
-                    "type": "value_error",
-                }
-            )
+            msg = "negativePrompt is not supported for custom models"
+            errs.append(_error(["body", "negativePrompt"], msg))
         if model_version == "image4_custom" and "visualIntensity" in body:
-            errs.append(
-                {
-                    "loc": ["body", "visualIntensity"],
-                    "msg": "visualIntensity is not supported for image4_custom",
-                    "type": "value_error",
-                }
-            )
+            msg = "visualIntensity is not supported for image4_custom"
+            errs.append(_error(["body", "visualIntensity"], msg))
         if model_version != "image4_custom" and "upsamplerType" in body:
-            errs.append(
-                {
-                    "loc": ["body", "upsamplerType"],
-                    "msg": "upsamplerType is only supported for image4_custom",
-                    "type": "value_error",
-                }
-            )
-        size = body.get("size")
-        if strict_sizes and isinstance(size, dict):
-            allowed = IMAGE4_SIZES if model_version.startswith("image4") else IMAGE3_SIZES
-            dims = (size.get("width"), size.get("height"))
-            if dims not in allowed:
-                errs.append(
-                    {
-                        "loc": ["body", "size"],
-                        "msg": f"size {dims[0]}x{dims[1]} is not supported",
-                        "type": "value_error",
-                    }
-                )
+            msg = "upsamplerType is only supported for image4_custom"
+            errs.append(_error(["body", "upsamplerType"], msg))
+        if check_size is not None:
+            errs.extend(check_size(model_version, body.get("size")))
     if op_path == "/v3/videos/generate":
         conditions = (body.get("image") or {}).get("conditions") or []
         if not body.get("prompt") and not conditions:
-            errs.append(
-                {"loc": ["body", "prompt"], "msg": "field required", "type": "value_error.missing"}
-            )
+            errs.append(_error(["body", "prompt"], "field required", "value_error.missing"))
     for source, loc in _walk_sources(body, ["body"]):
-        has_upload = "uploadId" in source
-        has_url = "url" in source
-        if has_upload == has_url:
-            errs.append(
-                {
-                    "loc": loc,
-                    "msg": "exactly one of 'uploadId' or 'url' must be given",
-                    "type": "value_error",
-                }
-            )
-            continue
-        if has_upload:
-            uid = source["uploadId"]
-            if not isinstance(uid, str) or not _UUID_RE.match(uid):
-                errs.append(
-                    {
-                        "loc": [*loc, "uploadId"],
-                        "msg": "value is not a valid uuid",
-                        "type": "type_error.uuid",
-                    }
-                )
-            elif not upload_exists(uid):
-                errs.append(
-                    {
-                        "loc": [*loc, "uploadId"],
-                        "msg": f"upload id {uid} not found or expired",
-                        "type": "value_error",
-                    }
-                )
-        elif isinstance(source["url"], str) and not domain_allowed(
-            source["url"], allowed_domains, own_hosts
-        ):
-            errs.append(
-                {
-                    "loc": [*loc, "url"],
-                    "msg": "url domain is not in the list of allowed domains",
-                    "type": "value_error.url.host",
-                }
-            )
+        errs.extend(_source_errors(source, loc, upload_exists, allowed_domains, own_hosts))
     return errs
+
+
+def _source_errors(
+    source: dict[str, Any],
+    loc: list[str | int],
+    upload_exists: Callable[[str], bool],
+    allowed_domains: tuple[str, ...],
+    own_hosts: set[str],
+) -> list[ErrorDetail]:
+    """The rules of one ``{"uploadId"|"url": ...}`` input."""
+    has_upload = "uploadId" in source
+    if has_upload == ("url" in source):
+        return [_error(loc, "exactly one of 'uploadId' or 'url' must be given")]
+    if has_upload:
+        uid = source["uploadId"]
+        if not isinstance(uid, str) or not _UUID_RE.match(uid):
+            return [_error([*loc, "uploadId"], "value is not a valid uuid", "type_error.uuid")]
+        if not upload_exists(uid):
+            return [_error([*loc, "uploadId"], f"upload id {uid} not found or expired")]
+        return []
+    if isinstance(source["url"], str) and not domain_allowed(
+        source["url"], allowed_domains, own_hosts
+    ):
+        msg = "url domain is not in the list of allowed domains"
+        return [_error([*loc, "url"], msg, "value_error.url.host")]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,13 @@ import pytest
 
 # The emulator fixtures (``firefly_emulator``) are opt-in: the package registers no pytest11
 # entry point, so installing it never changes other projects' pytest runs.
-pytest_plugins = ["airflow_provider_firefly.testing.pytest_plugin"]
+# The rest are this suite's shared fixture modules (tests/fixtures/, importable as ``fixtures``).
+pytest_plugins = [
+    "airflow_provider_firefly.testing.pytest_plugin",
+    "fixtures.airflow_server",
+    "fixtures.connections",
+    "fixtures.isolation",
+]
 
 TESTS = Path(__file__).parent
 
@@ -101,12 +107,12 @@ CANNOT_RUN_ON: dict[str, tuple[tuple[str, ...], str]] = {
         ("3.0",),
         "imports airflow.sdk._shared (3.1+)",
     ),
-    "tests/hooks/test_connection_config.py::test_extra_that_is_not_a_json_object": (
+    "tests/connection/test_connection.py::test_extra_that_is_not_a_json_object": (
         _OLD,
         "Airflow 3.0/3.1 drop an AIRFLOW_CONN_ variable whose extra is not a JSON object and "
         "report the connection as undefined before the provider sees it",
     ),
-    "tests/hooks/test_connection_config.py::test_unknown_connection_id": (
+    "tests/connection/test_connection.py::test_unknown_connection_id": (
         _OLD,
         "imports AirflowNotFoundException from airflow.sdk.exceptions (3.2+)",
     ),

@@ -7,7 +7,6 @@ that names the field, before any network call. Nothing here imports Airflow.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,11 +26,18 @@ from airflow_provider_firefly.client.errors import FireflyConfigError
 from airflow_provider_firefly.client.limits import (
     DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_REQUEST_DEADLINE,
+    is_positive_number,
+    is_real_number,
 )
 
 __all__ = [
     "DEFAULT_API_URL",
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_IMS_URL",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_MAX_RETRY_TIME",
+    "DEFAULT_MAX_RETRY_WAIT",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_SCOPES",
     "FireflyCredentials",
     "HttpSettings",
@@ -55,6 +61,19 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "firefly_api",
     "ff_apis",
 )
+
+# Defaults of HttpSettings, the connection form and the retry policy. Whole numbers where the
+# value is whole, so the connection form shows "10", not "10.0".
+#: Seconds to establish a connection.
+DEFAULT_CONNECT_TIMEOUT = 10
+#: Seconds to wait for each response (downloads: between chunks).
+DEFAULT_READ_TIMEOUT = 60
+#: Attempts per request, the first included.
+DEFAULT_MAX_ATTEMPTS = 5
+#: No retry starts a wait that would end later than this after the first try.
+DEFAULT_MAX_RETRY_TIME = 300.0
+#: Cap of a single wait between attempts, ``retry-after`` included.
+DEFAULT_MAX_RETRY_WAIT = 120.0
 
 _SCOPE_RE = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 _AMBIGUOUS_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
@@ -93,9 +112,9 @@ def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, 
 
 
 def _positive(value: float, name: str, *, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if not is_real_number(value):
         raise FireflyConfigError(f"{name} must be a number of seconds", field=name)
-    if value <= 0 or (upper is not None and value > upper):
+    if not is_positive_number(value) or (upper is not None and value > upper):
         bound = f" and at most {upper:g}" if upper is not None else ""
         raise FireflyConfigError(f"{name} must be above 0{bound}, got {value!r}", field=name)
     return float(value)
@@ -223,11 +242,11 @@ class HttpSettings:
     """
 
     api_url: str = DEFAULT_API_URL
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_attempts: int = 5
-    max_retry_time: float = 300.0
-    max_retry_wait: float = 120.0
+    connect_timeout: float = float(DEFAULT_CONNECT_TIMEOUT)
+    read_timeout: float = float(DEFAULT_READ_TIMEOUT)
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_retry_time: float = DEFAULT_MAX_RETRY_TIME
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     allow_custom_endpoints: bool = field(default=False, compare=False)

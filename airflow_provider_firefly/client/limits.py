@@ -29,17 +29,22 @@ __all__ = [
     "MAX_MODEL_PAGES",
     "MAX_REDIRECTS",
     "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_TEXT",
     "SPACING_MARGIN",
     "BoundedBody",
     "Deadline",
     "Inflater",
     "decode_json",
+    "is_positive_number",
+    "is_real_number",
     "request_spacing",
     "upload_too_large_message",
 ]
 
 #: Firefly's upload limit, "15 MB" as Adobe writes it: decimal megabytes, not MiB.
 MAX_UPLOAD_BYTES = 15_000_000
+#: The upload limit as every message writes it ("15 MB").
+MAX_UPLOAD_TEXT = f"{MAX_UPLOAD_BYTES / 1e6:g} MB"
 #: Largest JSON reply read into memory. Firefly's replies are a few KiB; a custom-model page
 #: of 50 entries is well under 1 MiB.
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -69,6 +74,21 @@ ADOBE_DEFAULT_REQUESTS_PER_MINUTE = 4.0
 SPACING_MARGIN = 0.02
 
 
+def is_real_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not NaN; ``True``/``False`` are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not math.isnan(value)
+
+
+def is_positive_number(value: object) -> bool:
+    """The package's one test of a positive setting (a rate, a timeout, an interval): a finite
+    number above 0, ``bool`` excluded. Callers word their own error, naming their field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value > 0
+
+
 def request_spacing(requests_per_minute: float | None) -> float:
     """Seconds between two requests that keep under ``requests_per_minute`` (0: no limit).
 
@@ -77,12 +97,7 @@ def request_spacing(requests_per_minute: float | None) -> float:
     """
     if requests_per_minute is None:
         return 0.0
-    if (
-        isinstance(requests_per_minute, bool)
-        or not isinstance(requests_per_minute, (int, float))
-        or not math.isfinite(requests_per_minute)
-        or requests_per_minute <= 0
-    ):
+    if not is_positive_number(requests_per_minute):
         raise ValueError(
             f"requests_per_minute must be a positive number, got {requests_per_minute!r}"
         )
@@ -93,7 +108,7 @@ def upload_too_large_message(size: int, what: str = "image") -> str:
     """The one wording of the upload limit, in Adobe's decimal MB."""
     return (
         f"{what} is {size / 1e6:.1f} MB ({size:,} bytes); Firefly accepts uploads up to "
-        f"{MAX_UPLOAD_BYTES / 1e6:g} MB ({MAX_UPLOAD_BYTES:,} bytes)"
+        f"{MAX_UPLOAD_TEXT} ({MAX_UPLOAD_BYTES:,} bytes)"
     )
 
 

@@ -8,18 +8,15 @@ from typing import Any
 
 from airflow_provider_firefly.client.config import DEFAULT_SCOPES
 from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
-from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS as _SCHEMA_URL_DOMAINS
+from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS
 
 from .jobs import CANCELLED_SPELLINGS
 
 DEFAULT_CLIENT_ID = "firefly-emulator-client"
 DEFAULT_CLIENT_SECRET = "firefly-emulator-secret"  # noqa: S105 - documented test credential
 
-#: Every scope that Adobe's documentation uses in a Firefly token request (notes §1.2).
+#: Every scope that Adobe's documentation uses in a Firefly token request.
 DEFAULT_ACCEPTED_SCOPES: tuple[str, ...] = (*DEFAULT_SCOPES, "firefly_enterprise")
-
-#: Presigned-URL hosts accepted in ``{"url": ...}`` image sources (spec ``PublicBinaryInputV3``).
-DEFAULT_ALLOWED_URL_DOMAINS: tuple[str, ...] = _SCHEMA_URL_DOMAINS
 
 RETRY_AFTER_FORMATS = ("seconds", "http-date")
 #: When output URLs are signed: at the first succeeded poll only, or again on every poll.
@@ -107,6 +104,7 @@ class EmulatorConfig:
     # --- validation --------------------------------------------------------------------------
     #: Adobe's "15 MB" (decimal, 15,000,000 bytes): the client's own constant.
     upload_max_bytes: int = MAX_UPLOAD_BYTES
+    #: Presigned-URL hosts accepted in ``{"url": ...}`` image sources (the operators' list).
     allowed_url_domains: tuple[str, ...] = DEFAULT_ALLOWED_URL_DOMAINS
     #: Reject sizes outside the documented per-model size lists (Adobe: uncertain).
     strict_sizes: bool = False

@@ -13,14 +13,98 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import (
+    CONTENT_POLICY_STAGES,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_IMAGE_MEDIA_TYPES,
     OUTPUT_URL_SIGNING,
+    RETRY_AFTER_FORMATS,
     EmulatorConfig,
 )
 from .extras import EmulatorDependencyError
 from .jobs import CANCELLED_SPELLINGS
+
+#: The options in ``--help`` order: ``(flag, EmulatorConfig field or None, argparse keywords)``.
+#: An option with a field defaults to the field's default and is handed to the emulator by
+#: :func:`options_from_args`; the others (listeners, credentials) are read by :func:`main`.
+_OPTIONS: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
+    ("--host", None, {"default": "127.0.0.1", "help": "interface to bind"}),
+    ("--port", None, {"type": int, "default": 0, "help": "port (0 = pick a free one)"}),
+    (
+        "--client-id",
+        None,
+        {"default": DEFAULT_CLIENT_ID, "help": "accepted client id (= x-api-key)"},
+    ),
+    ("--client-secret", None, {"default": DEFAULT_CLIENT_SECRET, "help": "accepted client secret"}),
+    ("--secondary-client-secret", "secondary_client_secret", {"help": "a second accepted secret"}),
+    ("--scopes", "accepted_scopes", {"help": "accepted IMS scopes"}),
+    ("--required-scopes", "required_scopes", {"help": "scopes a token needs for Firefly"}),
+    ("--token-lifetime", "token_lifetime", {"type": float, "help": "token expires_in, seconds"}),
+    ("--job-duration", "job_duration", {"type": float, "help": "seconds from submit to succeeded"}),
+    ("--cancel-delay", "cancel_delay", {"type": float, "help": "seconds in cancel_pending"}),
+    ("--rate-limit", "rate_limit", {"type": int, "help": "requests per window per org (0 = off)"}),
+    ("--rate-limit-window", "rate_limit_window", {"type": float, "help": "window, seconds"}),
+    ("--retry-after-format", "retry_after_format", {"choices": RETRY_AFTER_FORMATS}),
+    (
+        "--rate-limit-empty-body",
+        "rate_limit_empty_body",
+        {"action": "store_true", "help": "send 429s without a body"},
+    ),
+    (
+        "--status-port",
+        None,
+        {"type": int, "default": None, "help": "second listener for statusUrl/cancelUrl (0 = any)"},
+    ),
+    (
+        "--status-host",
+        None,
+        {"default": None, "help": "host name put in statusUrl/cancelUrl (e.g. localhost)"},
+    ),
+    (
+        "--output-url-expiry",
+        "output_url_expiry",
+        {"type": float, "help": "presigned URL lifetime, s"},
+    ),
+    (
+        "--output-url-signing",
+        "output_url_signing",
+        {
+            "choices": OUTPUT_URL_SIGNING,
+            "help": "sign output URLs once (re-polls return the same, possibly expired URLs) or "
+            "anew on every status poll",
+        },
+    ),
+    (
+        "--default-image-media-type",
+        "default_image_media_type",
+        {
+            "choices": DEFAULT_IMAGE_MEDIA_TYPES,
+            "help": "type of image outputs whose request names none",
+        },
+    ),
+    (
+        "--cancelled-spelling",
+        "cancelled_spelling",
+        {"choices": CANCELLED_SPELLINGS, "help": "spelling of the cancelled job status"},
+    ),
+    (
+        "--output-padding-bytes",
+        "output_padding_bytes",
+        {"type": int, "help": "extra bytes per image"},
+    ),
+    (
+        "--blocked-words",
+        "blocked_words",
+        {"help": "comma-separated words that make a prompt unsafe (451)"},
+    ),
+    ("--content-policy-stage", "content_policy_stage", {"choices": CONTENT_POLICY_STAGES}),
+    ("--upload-max-bytes", "upload_max_bytes", {"type": int, "help": "upload limit (413 above)"}),
+    (
+        "--strict-sizes",
+        "strict_sizes",
+        {"action": "store_true", "help": "reject sizes outside the documented lists"},
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,95 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local Adobe IMS + Firefly API emulator (see docs/emulator.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind")
-    p.add_argument("--port", type=int, default=0, help="port (0 = pick a free one)")
-    p.add_argument(
-        "--client-id", default=DEFAULT_CLIENT_ID, help="accepted client id (= x-api-key)"
-    )
-    p.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET, help="accepted client secret")
-    p.add_argument("--secondary-client-secret", default=None, help="a second accepted secret")
-    p.add_argument("--scopes", default=",".join(d.accepted_scopes), help="accepted IMS scopes")
-    p.add_argument(
-        "--required-scopes",
-        default=",".join(d.required_scopes),
-        help="scopes a token needs for Firefly",
-    )
-    p.add_argument(
-        "--token-lifetime", type=float, default=d.token_lifetime, help="token expires_in, seconds"
-    )
-    p.add_argument(
-        "--job-duration",
-        type=float,
-        default=d.job_duration,
-        help="seconds from submit to succeeded",
-    )
-    p.add_argument(
-        "--cancel-delay", type=float, default=d.cancel_delay, help="seconds in cancel_pending"
-    )
-    p.add_argument(
-        "--rate-limit", type=int, default=d.rate_limit, help="requests per window per org (0 = off)"
-    )
-    p.add_argument(
-        "--rate-limit-window", type=float, default=d.rate_limit_window, help="window, seconds"
-    )
-    p.add_argument(
-        "--retry-after-format", choices=("seconds", "http-date"), default=d.retry_after_format
-    )
-    p.add_argument("--rate-limit-empty-body", action="store_true", help="send 429s without a body")
-    p.add_argument(
-        "--status-port",
-        type=int,
-        default=None,
-        help="second listener for statusUrl/cancelUrl (0 = any)",
-    )
-    p.add_argument(
-        "--status-host", default=None, help="host name put in statusUrl/cancelUrl (e.g. localhost)"
-    )
-    p.add_argument(
-        "--output-url-expiry",
-        type=float,
-        default=d.output_url_expiry,
-        help="presigned URL lifetime, s",
-    )
-    p.add_argument(
-        "--output-url-signing",
-        choices=OUTPUT_URL_SIGNING,
-        default=d.output_url_signing,
-        help="sign output URLs once (re-polls return the same, possibly expired URLs) or anew "
-        "on every status poll",
-    )
-    p.add_argument(
-        "--default-image-media-type",
-        choices=DEFAULT_IMAGE_MEDIA_TYPES,
-        default=d.default_image_media_type,
-        help="type of image outputs whose request names none",
-    )
-    p.add_argument(
-        "--cancelled-spelling",
-        choices=CANCELLED_SPELLINGS,
-        default=d.cancelled_spelling,
-        help="spelling of the cancelled job status",
-    )
-    p.add_argument(
-        "--output-padding-bytes",
-        type=int,
-        default=d.output_padding_bytes,
-        help="extra bytes per image",
-    )
-    p.add_argument(
-        "--blocked-words", default="", help="comma-separated words that make a prompt unsafe (451)"
-    )
-    p.add_argument(
-        "--content-policy-stage",
-        choices=("submit", "poll-failed", "poll-451"),
-        default=d.content_policy_stage,
-    )
-    p.add_argument(
-        "--upload-max-bytes", type=int, default=d.upload_max_bytes, help="upload limit (413 above)"
-    )
-    p.add_argument(
-        "--strict-sizes", action="store_true", help="reject sizes outside the documented lists"
-    )
+    for flag, name, keywords in _OPTIONS:
+        defaults: dict[str, Any] = {}
+        if name is not None and keywords.get("action") != "store_true":
+            default = getattr(d, name)
+            # Lists are given comma-separated on the command line.
+            defaults["default"] = ",".join(default) if isinstance(default, tuple) else default
+        p.add_argument(flag, **defaults, **keywords)
     tls = p.add_argument_group("TLS (HTTPS on every listener)")
     tls.add_argument("--tls-cert", default=None, help="server certificate (PEM); needs --tls-key")
     tls.add_argument("--tls-key", default=None, help="private key of --tls-cert (PEM)")
@@ -138,27 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from_args(ns: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "secondary_client_secret": ns.secondary_client_secret,
-        "accepted_scopes": ns.scopes,
-        "required_scopes": ns.required_scopes,
-        "token_lifetime": ns.token_lifetime,
-        "job_duration": ns.job_duration,
-        "cancel_delay": ns.cancel_delay,
-        "rate_limit": ns.rate_limit,
-        "rate_limit_window": ns.rate_limit_window,
-        "retry_after_format": ns.retry_after_format,
-        "rate_limit_empty_body": ns.rate_limit_empty_body,
-        "output_url_expiry": ns.output_url_expiry,
-        "output_url_signing": ns.output_url_signing,
-        "cancelled_spelling": ns.cancelled_spelling,
-        "default_image_media_type": ns.default_image_media_type,
-        "output_padding_bytes": ns.output_padding_bytes,
-        "blocked_words": tuple(w for w in ns.blocked_words.split(",") if w),
-        "content_policy_stage": ns.content_policy_stage,
-        "upload_max_bytes": ns.upload_max_bytes,
-        "strict_sizes": ns.strict_sizes,
-    }
+    """The :class:`EmulatorConfig` options the command line set (the fields of :data:`_OPTIONS`)."""
+    options = {name: getattr(ns, flag[2:].replace("-", "_")) for flag, name, _ in _OPTIONS if name}
+    options["blocked_words"] = tuple(w for w in ns.blocked_words.split(",") if w)
+    return options
 
 
 def tls_options(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> dict[str, str]:

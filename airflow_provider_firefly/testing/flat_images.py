@@ -19,11 +19,12 @@ import random
 import struct
 from collections.abc import Iterator
 
+from .media import STREAM_CHUNK
+
 JPEG = "image/jpeg"
 WEBP = "image/webp"
 WEBP_MAX_SIDE = 16384
 JPEG_MAX_SIDE = 65535
-STREAM_CHUNK = 1024 * 1024
 
 # Standard luminance DC table (ITU T.81 Annex K.3): category 0 is "00".
 _DC_COUNTS = bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
@@ -88,15 +89,33 @@ def _bits_to_bytes(bits: str) -> bytes:
     return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
 
 
-class JpegImage:
+class _FlatImage:
+    """What the flat JPEG and WebP share: the side check, the seed, whole-file bytes."""
+
+    media_type: str
+    format_name: str
+    max_side: int
+
+    def __init__(self, width: int, height: int, seed: int) -> None:
+        if not (1 <= width <= self.max_side and 1 <= height <= self.max_side):
+            raise ValueError(f"{self.format_name} sides are 1..{self.max_side}")
+        self.width, self.height, self.seed = width, height, seed
+
+    def iter_bytes(self, chunk_size: int = STREAM_CHUNK) -> Iterator[bytes]:
+        """The file, streamed (padding in pieces of at most ``chunk_size`` bytes)."""
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self.iter_bytes())
+
+
+class JpegImage(_FlatImage):
     """A baseline JPEG of ``width`` x ``height`` in the seed's colour, plus ``padding`` bytes."""
 
-    media_type = JPEG
+    media_type, format_name, max_side = JPEG, "JPEG", JPEG_MAX_SIDE
 
     def __init__(self, width: int, height: int, seed: int, padding: int = 0) -> None:
-        if not (1 <= width <= JPEG_MAX_SIDE and 1 <= height <= JPEG_MAX_SIDE):
-            raise ValueError(f"JPEG sides are 1..{JPEG_MAX_SIDE}")
-        self.width, self.height, self.seed = width, height, seed
+        super().__init__(width, height, seed)
         blocks = -(-width // 8) * -(-height // 8)
         # A flat 8x8 block of value v has DC = 8 * (v - 128); the quantisation table is all 1s.
         first = "".join(_dc_bits(8 * (v - 128)) + _EOB for v in _ycbcr(seed_colour(seed)))
@@ -143,9 +162,6 @@ class JpegImage:
         yield from _zeros(self._zero_bytes, chunk_size)
         yield self._tail
 
-    def to_bytes(self) -> bytes:
-        return b"".join(self.iter_bytes())
-
 
 class _BitWriter:
     """Least-significant-bit-first writer (VP8L's bit order)."""
@@ -161,15 +177,13 @@ class _BitWriter:
         return self.value.to_bytes((self.count + 7) // 8, "little")
 
 
-class WebpImage:
+class WebpImage(_FlatImage):
     """A lossless WebP of ``width`` x ``height`` in the seed's colour, plus ``padding`` bytes."""
 
-    media_type = WEBP
+    media_type, format_name, max_side = WEBP, "WebP", WEBP_MAX_SIDE
 
     def __init__(self, width: int, height: int, seed: int, padding: int = 0) -> None:
-        if not (1 <= width <= WEBP_MAX_SIDE and 1 <= height <= WEBP_MAX_SIDE):
-            raise ValueError(f"WebP sides are 1..{WEBP_MAX_SIDE}")
-        self.width, self.height, self.seed = width, height, seed
+        super().__init__(width, height, seed)
         r, g, b = seed_colour(seed)
         bits = _BitWriter()
         bits.put(width - 1, 14)
@@ -209,9 +223,6 @@ class WebpImage:
         if self._pad is not None:
             yield b"emUl" + struct.pack("<I", self._pad)
             yield from _zeros(self._pad + self._pad % 2, chunk_size)
-
-    def to_bytes(self) -> bytes:
-        return b"".join(self.iter_bytes())
 
 
 def _riff_chunk(kind: bytes, data: bytes) -> bytes:

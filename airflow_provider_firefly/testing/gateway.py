@@ -1,4 +1,4 @@
-"""Adobe I/O gateway checks in front of every Firefly route (notes §2.2)."""
+"""Adobe I/O gateway checks in front of every Firefly route."""
 
 from __future__ import annotations
 

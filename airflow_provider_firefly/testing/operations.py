@@ -12,13 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import spec
+from airflow_provider_firefly.schema import cross_field_errors, request_validator, schema_errors
+
 from .ims import TokenInfo
 from .jobs import Job
 from .planning import plan_outputs
 from .responses import UNSAFE_MESSAGE, error, json_response, request_media_type
+from .spec import header_enum
 from .state import EmulatorState
-from .validation import cross_field_errors, schema_errors, validation_body
+from .validation import strict_size_errors, validation_body
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ async def _read_json(request: Request, op: OperationInfo) -> Any:
 
 
 def _check_model_version(request: Request, path: str) -> tuple[str | None, Response | None]:
-    enum, required, default = spec.header_enum(path, "POST", "x-model-version")
+    enum, required, default = header_enum(path, "POST", "x-model-version")
     value = request.headers.get("x-model-version")
     if enum is None:
         return value, None
@@ -148,7 +150,7 @@ async def submit(state: EmulatorState, request: Request, token: TokenInfo, path:
     body = await _read_json(request, op)
     if isinstance(body, Response):
         return body
-    body_validator = spec.request_validator(path, "POST")
+    body_validator = request_validator(path, "POST")
     errors = schema_errors(body_validator, body)
     if not errors and isinstance(body, dict):
         errors = cross_field_errors(
@@ -158,7 +160,7 @@ async def submit(state: EmulatorState, request: Request, token: TokenInfo, path:
             upload_exists=state.upload_exists,
             allowed_domains=state.config.allowed_url_domains,
             own_hosts=state.own_hosts,
-            strict_sizes=state.config.strict_sizes,
+            check_size=strict_size_errors if state.config.strict_sizes else None,
         )
     if errors:
         state.counters.inc("validation_errors")

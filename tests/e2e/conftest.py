@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.airflow_server import AIRFLOW, free_port
 
 from airflow_provider_firefly.testing import airflow_connection
 
@@ -51,7 +51,6 @@ def pytest_configure(config: pytest.Config) -> None:
 REPO = Path(__file__).resolve().parents[2]
 DAGS = Path(__file__).parent / "dags"
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 DAG_IDS = (
     "ff_e2e_mapped_sync",
     "ff_e2e_mapped_deferred",
@@ -63,12 +62,6 @@ N_CLUSTER = 6
 N_COLD = 4
 PARALLELISM = 4
 KEEP_RUNS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -286,7 +279,7 @@ def deployment(e2e_emulator: E2EEmulator) -> Iterator[Deployment]:
     home, work, proc_logs = root / "airflow-home", root / "work", root / "process-logs"
     for folder in (home, work, proc_logs):
         folder.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     from cryptography.fernet import Fernet
 

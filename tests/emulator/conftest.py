@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from airflow_provider_firefly import schema
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing import spec as spec_mod
 from airflow_provider_firefly.testing.media import PngImage
@@ -19,7 +20,7 @@ SCOPE = "openid,AdobeID,session,additional_info,read_organizations,firefly_api,f
 
 _SPEC_ROUTES = [
     (re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p)) + "$"), p)
-    for p in spec_mod.load_spec()["paths"]
+    for p in schema.load_spec()["paths"]
 ]
 
 
@@ -44,7 +45,7 @@ def check_against_spec(response: httpx.Response) -> bool:
     template = spec_template(urlsplit(str(request.url)).path)
     if template is None:
         return False
-    op = spec_mod.operation(template, request.method)
+    op = schema.operation(template, request.method)
     documented = op.get("responses", {}).get(str(response.status_code))
     if documented is None:
         return False
@@ -66,7 +67,7 @@ def check_against_spec(response: httpx.Response) -> bool:
     body: Any = response.json() if ctype == "application/json" else response.text
     if isinstance(body, dict) and str(body.get("error_code", "")).isdigit():
         # Adobe I/O gateway errors (401013, 403000, 403003) come from the gateway in front of
-        # the service, with numeric codes outside the service's enums (notes §2.2).
+        # the service, with numeric codes outside the service's enums.
         if set(body) != {"error_code", "message"} or not isinstance(body["message"], str):
             raise SpecViolation(f"bad gateway error body {body!r}")
         return True

@@ -337,3 +337,28 @@ def test_png_is_valid_and_deterministic(client: SpecClient) -> None:
     assert [k for k, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
     raw = zlib.decompress(chunks[1][1])
     assert len(raw) == 17 * (1 + 33 * 3)
+
+
+def test_strict_sizes_reject_undocumented_sizes_in_rule_order(client: SpecClient) -> None:
+    """``--strict-sizes``: Image 3 and Image 4 each have their own list; the size error stands
+    between the model-version rules and the source rules, as before the rule moved to testing/."""
+    body = {"prompt": "a cat", "size": {"width": 1440, "height": 2560}}
+    image3 = client.submit("/v3/images/generate-async", body, **{"x-model-version": "image3"})
+    assert image3.status_code == 202, image3.text
+    client.emu.configure(strict_sizes=True)
+    image4 = client.submit(
+        "/v3/images/generate-async", body, **{"x-model-version": "image4_standard"}
+    )
+    assert image4.status_code == 202, image4.text
+    image3 = client.submit(
+        "/v3/images/generate-async",
+        body | {"upsamplerType": "default", "structure": {"imageReference": {"source": {}}}},
+        **{"x-model-version": "image3"},
+    )
+    assert image3.status_code == 422, image3.text
+    assert [e["loc"] for e in image3.json()["validation_errors"]] == [
+        ["body", "upsamplerType"],
+        ["body", "size"],
+        ["body", "structure", "imageReference", "source"],
+    ]
+    assert image3.json()["validation_errors"][1]["msg"] == "size 1440x2560 is not supported"

@@ -1,4 +1,4 @@
-"""Outputs are served in the requested media type (issue 12 items 16 and 18): real JPEG and
+"""Outputs are served in the requested media type: real JPEG and
 WebP files for the composites' ``output.mediaType``, PNG with an honest Content-Type for what
 the emulator cannot encode (JPEG XL), and upscale outputs that carry the seed that was sent."""
 

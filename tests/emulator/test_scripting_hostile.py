@@ -1,4 +1,4 @@
-"""Scripted hostile replies (issue 12 contract): raw and huge bodies, gzip bombs, dripping
+"""Scripted hostile replies: raw and huge bodies, gzip bombs, dripping
 servers, endless repeats, merge-patched real replies, and the request log. Every case goes over
 HTTP to a running emulator."""
 
@@ -199,7 +199,7 @@ def test_drip_of_a_processed_output_keeps_its_bytes(client: SpecClient) -> None:
 
 
 def test_drip_outlives_a_read_timeout(emu: FireflyEmulator) -> None:
-    """The case of issue 12 item 4: every gap is below the read timeout, the whole is not."""
+    """A drip: every gap is below the read timeout, the whole is not."""
     emu.script(IMS, [{"body": "x" * 15, "drip": 0.1}])
     start = time.monotonic()
     r = httpx.post(emu.token_url, timeout=0.5)

@@ -1,4 +1,4 @@
-"""Proxies and private CAs (issue 9, item 2): the emulator serves HTTPS with a certificate of
+"""Proxies and private CAs: the emulator serves HTTPS with a certificate of
 a CA made in the test, under a host name only the test proxy can resolve
 (``firefly.emulator.invalid``), so every request that succeeds went through the proxy; TLS is
 verified (a wrong CA fails clearly, before anything is sent); ``.netrc`` is never read.

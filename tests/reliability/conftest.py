@@ -1,16 +1,14 @@
-"""Fixtures of the reliability suite, and the hooks that write the figures of the last run."""
+"""Fixtures of the reliability suite, and the hooks that write the figures of the last run.
+
+Every test here runs ``_isolated`` (``tests/fixtures/isolation.py``); ``conn_json`` and
+``set_conn`` are ``tests/fixtures/connections.py``'s."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from airflow_provider_firefly.client.request_budget import clear_budgets
-from airflow_provider_firefly.client.tokens import clear_memory_cache
-from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
 
@@ -27,32 +25,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _ledger.ITEMS:
         _ledger.write()
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fresh token caches and budgets for every case."""
-    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "token-cache"))
-    clear_memory_cache()
-    clear_budgets()
-    yield
-    clear_memory_cache()
-    clear_budgets()
-
-
-def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
-    return emu.airflow_connection(**extra)
-
-
-@pytest.fixture
-def set_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """``set_conn("ff_x", emu, **extra)`` exports ``AIRFLOW_CONN_FF_X``; returns the conn id."""
-
-    def _set(conn_id: str, emu: FireflyEmulator, **extra: Any) -> str:
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn_json(emu, **extra))
-        return conn_id
-
-    return _set
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ each refused with an error naming the field, before any network request (the emu
 counters prove it), and counted for ``docs/reliability.md``.
 
 The case lists of ``tests/operators/test_bad_inputs.py`` and
-``tests/hooks/test_connection_config.py`` are imported and re-run here with the counting; the
+``tests/connection/test_connection.py`` are imported and re-run here with the counting; the
 cases below them are new.
 """
 
@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 from operators.test_bad_inputs import CASES as OPERATOR_CASES  # type: ignore[import-not-found]
 from operators.test_bad_inputs import (
     INIT_CASES,  # type: ignore[import-not-found]
@@ -27,7 +28,6 @@ from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
 
 from . import _ledger
-from .conftest import conn_json
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -157,7 +157,7 @@ def test_operator_argument_rejected_at_parse(
 
 
 def _conn_cases() -> list[Any]:
-    from hooks.test_connection_config import BAD_CONFIGS  # type: ignore[import-not-found]
+    from connection.test_connection import BAD_CONFIGS  # type: ignore[import-not-found]
 
     extra_not_json = [
         pytest.param({"__extra__": text}, "extra", id=f"extra-{text!r}")

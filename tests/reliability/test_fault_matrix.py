@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.client.errors import (
     FireflyAccessError,
@@ -48,7 +49,6 @@ from airflow_provider_firefly.operators import FireflyUnansweredSubmissionError
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
-from .conftest import conn_json
 
 pytestmark = pytest.mark.timeout(120)
 

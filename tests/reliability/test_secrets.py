@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.client.errors import (
     FireflyAuthError,
@@ -31,7 +32,6 @@ from airflow_provider_firefly.client.errors import (
 from airflow_provider_firefly.testing import FireflyEmulator
 
 from . import _ledger
-from .conftest import conn_json
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -24,19 +24,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.airflow_server import http_json, running_api_server, server_env
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -58,39 +52,6 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
-    """One JSON request; returns (status, decoded body). HTTP errors are returned, not raised."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """SIGTERM the process we started (by PID); SIGKILL its own process group if it lingers."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)  # the API server needs 3-4 s to exit
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its group = our start_new_session child
-            proc.wait(5)
-
-
 @dataclass
 class UiStack:
     base_url: str  # the API server (UI and REST), e.g. http://127.0.0.1:41234
@@ -103,10 +64,10 @@ class UiStack:
     notes: dict[str, Any] = field(default_factory=dict)  # what one test learnt for the next
 
     def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return http_json(method, self.base_url + path, body)
+        return http_json(method, self.base_url + path, body, timeout=10.0)
 
     def counters(self) -> dict[str, Any]:
-        status, body = http_json("GET", self.emulator_url + "/_emulator/counters")
+        status, body = http_json("GET", self.emulator_url + "/_emulator/counters", timeout=10.0)
         assert status == 200, body
         return dict(body)
 
@@ -184,77 +145,37 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
     home = tmp_path_factory.mktemp("ui-airflow-home")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AIRFLOW_CONN_") and k != "FIREFLY_TESTS_OWN_HOME"
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR=str(home / "token-cache"),
-    )
+    env = server_env(home)
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "firefly-ui-tests-" + "x" * 64)
-    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-
     emulator = FireflyEmulator.spawn("--host", "127.0.0.1", "--job-duration", "0")
-    server: subprocess.Popen[bytes] | None = None
     log_path = home / "api-server.log"
-    playwright = browser = None
     try:
-        migrate = subprocess.run(
-            [airflow, "db", "migrate"], env=env, capture_output=True, text=True, check=False
-        )
-        assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        argv = [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--apps", "core"]
-        with log_path.open("wb") as log_file:
-            server = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
+        with running_api_server(
+            home, env, start_timeout=SERVER_START_TIMEOUT, poll=0.3, stop_timeout=15.0
+        ) as (base_url, _):
+            playwright = sync_playwright().start()
             try:
-                status, _ = http_json("GET", base_url + "/api/v2/monitor/health", timeout=2)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"api-server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        stack = UiStack(
-            base_url=base_url,
-            emulator_url=emulator.url,
-            client_id="firefly-emulator-client",
-            client_secret="firefly-emulator-secret",
-            artifacts=ARTIFACTS,
-            browser=browser,
-        )
-        yield stack
-        (ARTIFACTS / "network.jsonl").write_text(
-            "".join(json.dumps(entry) + "\n" for entry in stack.network_log)
-        )
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    stack = UiStack(
+                        base_url=base_url,
+                        emulator_url=emulator.url,
+                        client_id="firefly-emulator-client",
+                        client_secret="firefly-emulator-secret",
+                        artifacts=ARTIFACTS,
+                        browser=browser,
+                    )
+                    yield stack
+                    (ARTIFACTS / "network.jsonl").write_text(
+                        "".join(json.dumps(entry) + "\n" for entry in stack.network_log)
+                    )
+                finally:
+                    browser.close()
+            finally:
+                playwright.stop()
     finally:
-        if browser is not None:
-            browser.close()
-        if playwright is not None:
-            playwright.stop()
-        if server is not None:
-            _stop(server)
         emulator.stop()
         if log_path.exists():
             shutil.copyfile(log_path, ARTIFACTS / "api-server.log")
