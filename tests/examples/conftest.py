@@ -7,7 +7,8 @@ producer's AIRFLOW_HOME, its run given the producer's asset events as the schedu
 The runs start together (each in its own AIRFLOW_HOME with a copy of one migrated SQLite DB, its
 own token cache folder and its own emulator, so they share nothing), which keeps the module to
 about the time of the slowest run instead of the sum. ``FIREFLY_EXAMPLES_PARALLEL`` caps how many
-run at once (default: all).
+run at once (default: all); ``FIREFLY_EXAMPLES_TIMEOUT`` is how long each may take (default: 600 s,
+nine Airflow processes sharing two busy cores).
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ DAG_IDS = (
 #: DAGs scheduled on an asset → the example DAG whose run produces their asset events.
 CONSUMERS = {"firefly_asset_consumer": "firefly_asset_producer"}
 RUN_CONSUMER = Path(__file__).with_name("run_consumer.py")
+RUN_TIMEOUT = float(os.environ.get("FIREFLY_EXAMPLES_TIMEOUT", "600"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The first test of these modules pays for every run (a session fixture): give it the time
+    # the runs may take, not the suite's per-test default.
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.timeout(RUN_TIMEOUT + 120))
 
 
 def conn_json(url: str, client_secret: str | None = None) -> str:
@@ -212,7 +223,7 @@ def run_consumer(dag_id: str, producer: DagRun, root: Path) -> DagRun:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            timeout=300,
+            timeout=RUN_TIMEOUT,
         )
     states, xcoms = _read_db(producer.home, dag_id)
     lineage_text = read_lineage(lineage_path)
@@ -260,7 +271,7 @@ def example_runs(
                 run.start()
                 running.append(run)
             first = running.pop(0)
-            results[first.dag_id] = first.finish(timeout=300)
+            results[first.dag_id] = first.finish(timeout=RUN_TIMEOUT)
         for consumer, producer in CONSUMERS.items():
             results[consumer] = run_consumer(consumer, results[producer], root)
         yield results
