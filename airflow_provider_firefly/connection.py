@@ -207,11 +207,18 @@ class FireflyConnectionConfig:
     requests_per_minute: float | None = None
     budget_slots: int | None = None
 
-    def task_pacer(self, *, deadline: float | None = None) -> TaskPacer | None:
+    def task_pacer(
+        self, *, deadline: float | None = None, quiet_since: float | None = None
+    ) -> TaskPacer | None:
         """A new pacer for one task (or one trigger run) of this connection; None without a
-        budget. Create it when the task starts: its first request waits one spacing."""
+        budget. Its first request waits one spacing from ``quiet_since`` (a monotonic time:
+        the task's start), or from now."""
         return TaskPacer.for_budget(
-            self.requests_per_minute, self.budget_slots, deadline=deadline, name=self.conn_id
+            self.requests_per_minute,
+            self.budget_slots,
+            deadline=deadline,
+            quiet_since=quiet_since,
+            name=self.conn_id,
         )
 
 

@@ -3,9 +3,10 @@
 Hosts share no lock, only the store (an Airflow Variable), whose writes are last-writer-wins.
 Before minting, a host that found no token in the store writes a claim under a key of its own
 (:func:`claim_key`): a random owner id and the time, nothing secret. It waits a short settle
-delay, reads the claim back and mints only if it is still its own; the last writer of a burst
-wins, everyone else waits for the winner's token to appear in the store. Two hosts mint only if
-one writes its claim more than the settle delay after the other read the store.
+delay, reads the claim back, waits once more and mints only if the claim is still its own both
+times (and no token came meanwhile); the last writer of a burst wins, everyone else waits for
+the winner's token to appear in the store. Two hosts mint only if one writes its claim more
+than two settle delays after it read the store empty (a store write slower than that).
 
 Never a hang or a failure because of the claim: a store error, a claim that does not parse, or
 a wait longer than :attr:`ClaimTiming.wait` (the owner died or IMS is slow) ends in a mint, as
@@ -103,6 +104,7 @@ class MintClaim:
         started = time.monotonic()
         deadline = started + timing.wait
         waited = claimed = False
+        confirmed = 0  # consecutive reads that found our own claim
         while True:
             if waited:
                 token = read_token()
@@ -125,13 +127,19 @@ class MintClaim:
                 return mint()
             try:
                 owner = self._read()
-                if owner == self.owner:  # our claim survived the settle delay: we mint
-                    return self._mint_and_release(mint)
-                if owner is None:
+                if owner == self.owner:
+                    confirmed += 1
+                    if confirmed >= 2:  # our claim survived two settle delays: we mint
+                        return self._mint_and_release(mint)
+                    # once more: a host whose write was slow may still overwrite it
+                    pause = timing.settle
+                elif owner is None:
+                    confirmed = 0
                     self._write()
                     claimed = True
                     pause = timing.settle
                 else:
+                    confirmed = 0
                     pause = timing.poll  # another host mints
             except _StoreFailed:
                 return mint()

@@ -5,9 +5,9 @@ the others, but the scheduler never runs more than ``slots`` tasks of one pool a
 tasks included when the pool has ``include_deferred``). So each task gets an equal, fixed share
 of the budget, ``q = floor(requests_per_minute / slots)`` requests a minute, and spaces its
 Firefly requests at least ``request_spacing(q)`` apart, **the first one too, counted from the
-pacer's creation** (the task's or the trigger's start). The tasks running one after another in
-one pool slot then never come closer than that spacing either (a task starts after the one
-before it in the slot ended), so a sliding minute sees at most ``q`` requests per slot and
+task's start** (an Airflow task's ``start_date``, else the pacer's creation; a trigger run's
+creation). The tasks running one after another in one pool slot then never come closer than
+that spacing either (a task starts after the one before it in the slot ended), so a sliding minute sees at most ``q`` requests per slot and
 ``slots * q <= requests_per_minute`` in all, without any shared counter (the proof is in
 ``docs/deployment.md``).
 
@@ -83,8 +83,11 @@ def share_per_slot(requests_per_minute: float, slots: int | None) -> int:
 class TaskPacer:
     """Spaces one task's Firefly requests by its share of the organisation's budget.
 
-    :param spacing: the shortest gap between two requests, and between the pacer's creation
-        and the first request (seconds; 0 disables pacing but keeps the 429 handling).
+    :param spacing: the shortest gap between two requests, and between ``quiet_since`` and the
+        first request (seconds; 0 disables pacing but keeps the 429 handling).
+    :param quiet_since: a ``clock()`` time since which this task's pool slot has certainly sent
+        nothing (the task's start: the task before it in the slot had ended); None: the
+        pacer's creation. A later time is taken as the creation.
     :param deadline: a ``clock()`` time after which a 429 is raised instead of retried;
         None: :data:`DEFAULT_RATE_LIMIT_PATIENCE` from creation.
     :param clock: monotonic seconds; ``sleep`` and ``asleep`` wait on it (tests pass fakes).
@@ -95,6 +98,7 @@ class TaskPacer:
         spacing: float,
         *,
         deadline: float | None = None,
+        quiet_since: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -109,9 +113,11 @@ class TaskPacer:
         self.name = name
         self.started = clock()
         self.deadline = self.started + DEFAULT_RATE_LIMIT_PATIENCE if deadline is None else deadline
-        # When the last request left (or was promised to leave): the creation counts as one,
-        # so the first request waits a spacing too.
+        # When the last request left (or was promised to leave): the slot's quiet start counts
+        # as one, so the first request waits a spacing from it too.
         self._last = self.started
+        if quiet_since is not None and math.isfinite(quiet_since):
+            self._last = min(self.started, quiet_since)
         self._lock = threading.Lock()
         self.sent_count = 0
         self.rate_limited_count = 0
@@ -123,6 +129,7 @@ class TaskPacer:
         slots: int | None = None,
         *,
         deadline: float | None = None,
+        quiet_since: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -136,6 +143,7 @@ class TaskPacer:
         return cls(
             request_spacing(share),
             deadline=deadline,
+            quiet_since=quiet_since,
             clock=clock,
             sleep=sleep,
             asleep=asleep,

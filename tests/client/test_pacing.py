@@ -114,6 +114,24 @@ def test_first_request_waits_one_spacing_after_the_start() -> None:
     assert pacer.reserve() == pytest.approx(15.0)
 
 
+@pytest.mark.parametrize(
+    ("quiet_for", "wait"),
+    [
+        (12.0, 8.0),  # the task started 12 s before its pacer: 8 s of the spacing are left
+        (30.0, 0.0),  # started longer ago than a spacing: the first request goes at once
+        (-5.0, 20.0),  # a start "in the future" (a clock step) counts as the pacer's creation
+        (math.nan, 20.0),
+    ],
+)
+def test_first_request_waits_one_spacing_after_the_slot_went_quiet(
+    quiet_for: float, wait: float
+) -> None:
+    clock = FakeClock()
+    pacer = TaskPacer(20.0, clock=clock, quiet_since=clock.now - quiet_for)
+    assert pacer.reserve() == pytest.approx(wait)
+    assert pacer.reserve() == pytest.approx(wait + 20.0)  # and the spacing holds after it
+
+
 def test_requests_are_spaced_and_a_late_sender_moves_the_next_slot() -> None:
     clock = FakeClock()
     pacer = TaskPacer(10.0, clock=clock)
