@@ -294,9 +294,9 @@ def error_from_response(
     code = parsed.get("error_code")
     message = parsed.get("message") or _HINTS.get(status) or "no details given"
     if status == 413 and not parsed.get("message"):
-        from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
+        from airflow_provider_firefly.client.limits import MAX_UPLOAD_TEXT
 
-        message += f" (Firefly accepts uploads up to {MAX_UPLOAD_BYTES / 1e6:g} MB)"
+        message += f" (Firefly accepts uploads up to {MAX_UPLOAD_TEXT})"
     request_id = header_value(headers, "x-request-id")
     common: dict[str, Any] = {"status": status, "error_code": code, "request_id": request_id}
     text = f"{what} failed: {message}"

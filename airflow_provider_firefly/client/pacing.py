@@ -7,9 +7,9 @@ of the budget, ``q = floor(requests_per_minute / slots)`` requests a minute, and
 Firefly requests at least ``request_spacing(q)`` apart, **the first one too, counted from the
 task's start** (an Airflow task's ``start_date``, else the pacer's creation; a trigger run's
 creation). The tasks running one after another in one pool slot then never come closer than
-that spacing either (a task starts after the one before it in the slot ended), so a sliding minute sees at most ``q`` requests per slot and
-``slots * q <= requests_per_minute`` in all, without any shared counter (the proof is in
-``docs/deployment.md``).
+that spacing either (a task starts after the one before it in the slot ended), so a sliding
+minute sees at most ``q`` requests per slot and ``slots * q <= requests_per_minute`` in all,
+without any shared counter (the proof is in ``docs/deployment.md``).
 
 :class:`TaskPacer` holds the one rule (:meth:`TaskPacer.reserve`, :meth:`TaskPacer.sent`,
 :meth:`TaskPacer.rate_limited`); :meth:`TaskPacer.call` and :meth:`TaskPacer.acall` only

@@ -22,7 +22,11 @@ from airflow_provider_firefly.client.errors import (
     FireflyRateLimitError,
 )
 from airflow_provider_firefly.client.jobs import JobStatus, job_error
-from airflow_provider_firefly.client.limits import DEFAULT_PAUSE_SECONDS, request_spacing
+from airflow_provider_firefly.client.limits import (
+    DEFAULT_PAUSE_SECONDS,
+    is_positive_number,
+    request_spacing,
+)
 
 __all__ = ["PollPolicy", "describe_job", "wait_for_job"]
 
@@ -50,7 +54,7 @@ class PollPolicy:
     def __post_init__(self) -> None:
         for name in ("min_interval", "max_interval", "factor"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
+            if not is_positive_number(value):
                 raise FireflyConfigError(f"{name} must be above 0, got {value!r}", field=name)
         if self.first_delay is not None and self.first_delay < 0:
             raise FireflyConfigError("first_delay must not be negative", field="first_delay")

@@ -24,7 +24,12 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from airflow_provider_firefly.client.config import HttpSettings
+from airflow_provider_firefly.client.config import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RETRY_TIME,
+    DEFAULT_MAX_RETRY_WAIT,
+    HttpSettings,
+)
 from airflow_provider_firefly.client.errors import (
     FireflyConnectionError,
     FireflyRateLimitError,
@@ -101,9 +106,9 @@ class RetryPolicy:
         that keep their own schedule and deadline (a wait loop, the trigger's budget).
     """
 
-    max_attempts: int = 5
-    max_retry_time: float = 300.0
-    max_wait: float = 120.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_retry_time: float = DEFAULT_MAX_RETRY_TIME
+    max_wait: float = DEFAULT_MAX_RETRY_WAIT
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     logger: logging.Logger = field(default=log, repr=False, compare=False)

@@ -44,6 +44,7 @@ from airflow_provider_firefly.client.errors import (
     FireflyTLSError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobStatus
+from airflow_provider_firefly.client.limits import is_positive_number
 from airflow_provider_firefly.client.pacing import TaskPacer
 from airflow_provider_firefly.client.polling import PollPolicy
 from airflow_provider_firefly.client.request_budget import RequestBudget, budget_for
@@ -68,12 +69,7 @@ _JOB_KEYS = ("job_id", "status_url", "cancel_url")
 
 
 def _positive(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_positive_number(value):
         raise ValueError(f"FireflyJobTrigger: {name} must be a positive number, got {value!r}")
     return float(value)
 

@@ -1,25 +1,17 @@
-"""Fixtures of the client tests: token caches isolated per test, a fake clock and a fake minter."""
+"""Fixtures of the client tests: a fake clock, a fake minter, cache settings, a memory store
+(isolation per test is the shared ``_isolated`` fixture of ``tests/fixtures``)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_firefly.client.config import FireflyCredentials, TokenCacheSettings
-from airflow_provider_firefly.client.tokens import AccessToken, clear_memory_cache
-
-
-@pytest.fixture(autouse=True)
-def _isolated_token_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees another's in-memory tokens or writes the real host cache folder."""
-    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "default-token-cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
+from airflow_provider_firefly.client.tokens import AccessToken
 
 
 class FakeClock:

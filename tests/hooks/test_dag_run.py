@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.client import decrypt_token, token_fingerprint
 from airflow_provider_firefly.client.config import FireflyCredentials
 from airflow_provider_firefly.hooks.token_store import VARIABLE_PREFIX
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
-
-from .conftest import conn_json
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

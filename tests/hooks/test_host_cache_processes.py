@@ -17,10 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.testing import FireflyEmulator
-
-from .conftest import conn_json
 
 pytestmark = pytest.mark.slow
 
