@@ -12,7 +12,7 @@ __all__ = ["JobLineageMixin"]
 
 
 class JobLineageMixin:
-    """``get_openlineage_facets_on_complete`` / ``..._on_failure`` of ``FireflyJobOperator``.
+    """``get_openlineage_facets_on_complete`` / ``..._on_failure`` of ``FireflyBaseOperator``.
 
     Reads what ``execute`` kept: ``_job`` (the handle), ``_input_items`` (the classified image
     inputs), ``_sent`` (operation, model version, seeds) and ``_result`` (the XCom value).

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_firefly.operators import _params as p
-from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
-from airflow_provider_firefly.operators.images import (
-    _COMMON_MAP,
-    _content_class,
-    _placement,
-    _put,
-    _seeds_and_variations,
-    _style,
+from airflow_provider_firefly.operators._params import as_bool, as_number, as_size, check_text
+from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
+from airflow_provider_firefly.operators.bodies import (
+    COMMON_FIELD_MAP,
+    content_class,
+    placement,
+    put,
+    seeds_and_variations,
+    style,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ _FORMATS = {
 }
 
 
-class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
+class FireflyGenerateObjectCompositeOperator(FireflyBaseOperator):
     """Place a product into a generated scene (``POST /v3/images/generate-object-composite-async``).
 
     :param image: the object (ideally with transparency, up to 10 MB).
@@ -52,7 +52,7 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "image",
         "prompt",
         "mask",
@@ -94,26 +94,30 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        seeds, count = _seeds_and_variations(self, self.seeds, self.num_variations, 4)
+        seeds, count = seeds_and_variations(self._label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
-            "prompt": p.check_text(label, "prompt", self.prompt, max_len=1024, required=True),
+            "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True),
         }
-        _put(body, "numVariations", count)
-        _put(body, "seeds", seeds)
-        _put(body, "size", p.as_size(label, "size", self.size))
-        _put(body, "placement", _placement(self, self.placement))
-        _put(body, "contentClass", _content_class(self))
+        put(body, "numVariations", count)
+        put(body, "seeds", seeds)
+        put(body, "size", as_size(label, "size", self.size))
+        put(body, "placement", placement(label, self.placement))
+        put(body, "contentClass", content_class(self._label, self.content_class))
         mask = inputs.add("mask", self.mask, required=False)
         if mask is not None:
             body["mask"] = {"source": mask}
-        _put(body, "style", _style(self, inputs))
-        return FireflyRequest("generate_object_composite", body, field_map=_COMMON_MAP)
+        put(
+            body,
+            "style",
+            style(label, inputs, self.style_presets, self.style_strength, self.style_reference),
+        )
+        return FireflyRequest("generate_object_composite", body, field_map=COMMON_FIELD_MAP)
 
 
-class _CompositeBase(FireflyJobOperator):
+class _CompositeBase(FireflyBaseOperator):
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "background",
         "fill_area_mask",
         "object_image",
@@ -141,7 +145,7 @@ class _CompositeBase(FireflyJobOperator):
         self.output_format = output_format
 
     def _common(self, inputs: ImageInputs) -> tuple[dict[str, Any], str | None]:
-        seeds, count = _seeds_and_variations(self, self.seeds, self.num_variations, 3)
+        seeds, count = seeds_and_variations(self._label, self.seeds, self.num_variations, 3)
         body: dict[str, Any] = {
             "background": {
                 "image": {"source": inputs.add("background", self.background)},
@@ -149,8 +153,8 @@ class _CompositeBase(FireflyJobOperator):
             },
             "object": {"image": {"source": inputs.add("object_image", self.object_image)}},
         }
-        _put(body, "numVariations", count)
-        _put(body, "seeds", seeds)
+        put(body, "numVariations", count)
+        put(body, "seeds", seeds)
         media_type = None
         if self.output_format is not None:
             fmt = str(self.output_format).lower().strip()
@@ -198,7 +202,7 @@ class FireflyPreciseCompositeOperator(_CompositeBase):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         body, media_type = self._common(inputs)
-        _put(body, "blend", p.as_number(self._label, "blend", self.blend, low=0, high=1))
+        put(body, "blend", as_number(self._label, "blend", self.blend, low=0, high=1))
         return FireflyRequest("precise_composite", body, media_type=media_type, field_map=self._map)
 
 
@@ -240,20 +244,20 @@ class FireflyAdaptiveCompositeOperator(_CompositeBase):
         mask = inputs.add("object_mask", self.object_mask, required=False)
         if mask is not None:
             body["object"]["mask"] = {"source": mask}
-        _put(
+        put(
             body,
             "harmonization",
-            p.as_number(label, "harmonization", self.harmonization, low=0, high=1),
+            as_number(label, "harmonization", self.harmonization, low=0, high=1),
         )
-        _put(
+        put(
             body,
             "shadowIntensity",
-            p.as_number(label, "shadow_intensity", self.shadow_intensity, low=0, high=1),
+            as_number(label, "shadow_intensity", self.shadow_intensity, low=0, high=1),
         )
-        _put(
+        put(
             body,
             "preserveBackground",
-            p.as_bool(label, "preserve_background", self.preserve_background),
+            as_bool(label, "preserve_background", self.preserve_background),
         )
         return FireflyRequest(
             "adaptive_composite", body, media_type=media_type, field_map=self._map

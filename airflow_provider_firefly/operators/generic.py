@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
+from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -48,7 +48,7 @@ def schema_keys(op: Any) -> frozenset[str]:
         return frozenset()
 
 
-class FireflyOperator(FireflyJobOperator):
+class FireflyOperator(FireflyBaseOperator):
     """Run any Firefly job operation with a body written as the API documents it.
 
     The body is checked against the operation's request schema before it is sent, and the job
@@ -66,7 +66,7 @@ class FireflyOperator(FireflyJobOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "body",
         "operation",
         "model_version",
