@@ -15,6 +15,7 @@ from airflow_provider_firefly.operators.bodies import (
     seeds_and_variations,
     style,
 )
+from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -35,7 +36,7 @@ _FORMATS = {
 }
 
 
-class FireflyGenerateObjectCompositeOperator(FireflyBaseOperator):
+class FireflyGenerateObjectCompositeOperator(FireflyVariationsOperator):
     """Place a product into a generated scene (``POST /v3/images/generate-object-composite-async``).
 
     :param image: the object (ideally with transparency, up to 10 MB).
@@ -52,13 +53,10 @@ class FireflyGenerateObjectCompositeOperator(FireflyBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyBaseOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "image",
         "prompt",
         "mask",
-        "size",
-        "seeds",
-        "num_variations",
         "placement",
         "style_reference",
     )
@@ -74,9 +72,6 @@ class FireflyGenerateObjectCompositeOperator(FireflyBaseOperator):
         style_presets: Sequence[str] | None = None,
         style_reference: Any = None,
         style_strength: int | None = None,
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
-        size: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,9 +83,6 @@ class FireflyGenerateObjectCompositeOperator(FireflyBaseOperator):
         self.style_presets = style_presets
         self.style_reference = style_reference
         self.style_strength = style_strength
-        self.num_variations = num_variations
-        self.seeds = seeds
-        self.size = size
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label

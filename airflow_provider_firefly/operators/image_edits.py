@@ -20,6 +20,7 @@ from airflow_provider_firefly.operators.bodies import (
     put,
     seeds_and_variations,
 )
+from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["FireflyExpandImageOperator", "FireflyFillImageOperator", "FireflyUpscaleImageOperator"]
 
 
-class FireflyExpandImageOperator(FireflyBaseOperator):
+class FireflyExpandImageOperator(FireflyVariationsOperator):
     """Generative expand: grow an image to a larger size (``POST /v3/images/expand-async``).
 
     :param image: the image to expand.
@@ -42,13 +43,10 @@ class FireflyExpandImageOperator(FireflyBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyBaseOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "image",
         "mask",
         "prompt",
-        "size",
-        "seeds",
-        "num_variations",
         "placement",
     )
 
@@ -56,24 +54,18 @@ class FireflyExpandImageOperator(FireflyBaseOperator):
         self,
         *,
         image: Any,
-        size: Any = None,
         prompt: str | None = None,
         mask: Any = None,
         mask_invert: bool | None = None,
         placement: Any = None,
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.image = image
-        self.size = size
         self.prompt = prompt
         self.mask = mask
         self.mask_invert = mask_invert
         self.placement = placement
-        self.num_variations = num_variations
-        self.seeds = seeds
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
@@ -93,7 +85,7 @@ class FireflyExpandImageOperator(FireflyBaseOperator):
         return FireflyRequest("expand_image", body, field_map=COMMON_FIELD_MAP)
 
 
-class FireflyFillImageOperator(FireflyBaseOperator):
+class FireflyFillImageOperator(FireflyVariationsOperator):
     """Generative fill: repaint the masked area of an image (``POST /v3/images/fill-async``).
 
     :param image: the image.
@@ -108,14 +100,11 @@ class FireflyFillImageOperator(FireflyBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyBaseOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "image",
         "mask",
         "prompt",
         "negative_prompt",
-        "size",
-        "seeds",
-        "num_variations",
         "locale",
     )
 
@@ -128,9 +117,6 @@ class FireflyFillImageOperator(FireflyBaseOperator):
         negative_prompt: str | None = None,
         mask_invert: bool | None = None,
         locale: str | None = None,
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
-        size: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -140,9 +126,6 @@ class FireflyFillImageOperator(FireflyBaseOperator):
         self.negative_prompt = negative_prompt
         self.mask_invert = mask_invert
         self.locale = locale
-        self.num_variations = num_variations
-        self.seeds = seeds
-        self.size = size
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label

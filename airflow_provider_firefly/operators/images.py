@@ -14,7 +14,7 @@ from airflow_provider_firefly.operators._params import (
     check_choice,
     check_text,
 )
-from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
+from airflow_provider_firefly.operators.base import FireflyRequest
 from airflow_provider_firefly.operators.bodies import (
     COMMON_FIELD_MAP,
     content_class,
@@ -22,6 +22,7 @@ from airflow_provider_firefly.operators.bodies import (
     seeds_and_variations,
     style,
 )
+from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -38,7 +39,7 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-class FireflyGenerateImagesOperator(FireflyBaseOperator):
+class FireflyGenerateImagesOperator(FireflyVariationsOperator):
     """Text to image: Image 3, Image 4 (standard, ultra), custom models, or Image 5.
 
     ``POST /v3/images/generate-async`` for Image 3/4 and custom models (``x-model-version``
@@ -72,14 +73,11 @@ class FireflyGenerateImagesOperator(FireflyBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyBaseOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "prompt",
         "negative_prompt",
         "model",
         "custom_model_id",
-        "size",
-        "seeds",
-        "num_variations",
         "aspect_ratio",
         "style_reference",
         "structure_reference",
@@ -94,9 +92,6 @@ class FireflyGenerateImagesOperator(FireflyBaseOperator):
         model: str = "image3",
         custom_model_id: str | None = None,
         negative_prompt: str | None = None,
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
-        size: Any = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
         content_class: str | None = None,
@@ -117,9 +112,6 @@ class FireflyGenerateImagesOperator(FireflyBaseOperator):
         self.model = model
         self.custom_model_id = custom_model_id
         self.negative_prompt = negative_prompt
-        self.num_variations = num_variations
-        self.seeds = seeds
-        self.size = size
         self.aspect_ratio = aspect_ratio
         self.resolution = resolution
         self.content_class = content_class
@@ -291,7 +283,7 @@ class FireflyGenerateImagesOperator(FireflyBaseOperator):
         return FireflyRequest("generate_images_v4", body, version, field_map=field_map)
 
 
-class FireflyGenerateSimilarImagesOperator(FireflyBaseOperator):
+class FireflyGenerateSimilarImagesOperator(FireflyVariationsOperator):
     """Images similar to a reference (``POST /v3/images/generate-similar-async``).
 
     :param image: the reference image (upload id, presigned URL, local path, ObjectStoragePath).
@@ -302,12 +294,9 @@ class FireflyGenerateSimilarImagesOperator(FireflyBaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyBaseOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "image",
         "model",
-        "size",
-        "seeds",
-        "num_variations",
     )
 
     def __init__(
@@ -315,17 +304,11 @@ class FireflyGenerateSimilarImagesOperator(FireflyBaseOperator):
         *,
         image: Any,
         model: str = "image3",
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
-        size: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.image = image
         self.model = model
-        self.num_variations = num_variations
-        self.seeds = seeds
-        self.size = size
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
