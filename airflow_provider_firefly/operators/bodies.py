@@ -26,8 +26,8 @@ __all__ = [
     "content_class",
     "placement",
     "put",
-    "seeds_and_variations",
     "style",
+    "variations",
 ]
 
 #: API body field → operator parameter, for the parameters most image operators share: a
@@ -62,14 +62,16 @@ def put(body: dict[str, Any], key: str, value: Any) -> None:
         body[key] = value
 
 
-def seeds_and_variations(
-    label: str, seeds: Any, num_variations: Any, high: int
-) -> tuple[list[int] | None, int | None]:
-    """``seeds`` and ``num_variations`` (each up to ``high``), checked against each other."""
+def variations(label: str, seeds: Any, num_variations: Any, high: int) -> dict[str, Any]:
+    """``numVariations`` and ``seeds`` of a body (each up to ``high``, checked against each
+    other), without the ones left unset."""
     seed_list = as_seeds(label, "seeds", seeds, max_items=high)
     count = as_int(label, "num_variations", num_variations, low=1, high=high)
     check_variations(label, count, seed_list, high=high)
-    return seed_list, count
+    fields: dict[str, Any] = {}
+    put(fields, "numVariations", count)
+    put(fields, "seeds", seed_list)
+    return fields
 
 
 def content_class(label: str, value: Any) -> str | None:

@@ -12,8 +12,8 @@ from airflow_provider_firefly.operators.bodies import (
     content_class,
     placement,
     put,
-    seeds_and_variations,
     style,
+    variations,
 )
 from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
@@ -86,13 +86,12 @@ class FireflyGenerateObjectCompositeOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        seeds, count = seeds_and_variations(self._label, self.seeds, self.num_variations, 4)
+        numbered = variations(self._label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True),
         }
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        body.update(numbered)
         put(body, "size", as_size(label, "size", self.size))
         put(body, "placement", placement(label, self.placement))
         put(body, "contentClass", content_class(self._label, self.content_class))
@@ -137,7 +136,7 @@ class _CompositeBase(FireflyBaseOperator):
         self.output_format = output_format
 
     def _common(self, inputs: ImageInputs) -> tuple[dict[str, Any], str | None]:
-        seeds, count = seeds_and_variations(self._label, self.seeds, self.num_variations, 3)
+        numbered = variations(self._label, self.seeds, self.num_variations, 3)
         body: dict[str, Any] = {
             "background": {
                 "image": {"source": inputs.add("background", self.background)},
@@ -145,8 +144,7 @@ class _CompositeBase(FireflyBaseOperator):
             },
             "object": {"image": {"source": inputs.add("object_image", self.object_image)}},
         }
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        body.update(numbered)
         media_type = None
         if self.output_format is not None:
             fmt = str(self.output_format).lower().strip()

@@ -18,7 +18,7 @@ from airflow_provider_firefly.operators.bodies import (
     COMMON_FIELD_MAP,
     placement,
     put,
-    seeds_and_variations,
+    variations,
 )
 from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
@@ -69,11 +69,10 @@ class FireflyExpandImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        seeds, count = seeds_and_variations(label, self.seeds, self.num_variations, 4)
+        numbered = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
         put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=1024))
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        body.update(numbered)
         put(body, "size", as_size(label, "size", self.size, high=3999))
         put(body, "placement", placement(label, self.placement))
         mask = inputs.add("mask", self.mask, required=False)
@@ -129,7 +128,7 @@ class FireflyFillImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        seeds, count = seeds_and_variations(label, self.seeds, self.num_variations, 4)
+        numbered = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "mask": {"source": inputs.add("mask", self.mask)},
@@ -142,8 +141,7 @@ class FireflyFillImageOperator(FireflyVariationsOperator):
             check_text(label, "negative_prompt", self.negative_prompt, max_len=1024),
         )
         put(body, "promptBiasingLocaleCode", check_text(label, "locale", self.locale, max_len=35))
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        body.update(numbered)
         put(body, "size", as_size(label, "size", self.size))
         return FireflyRequest("fill_image", body, field_map=COMMON_FIELD_MAP)
 

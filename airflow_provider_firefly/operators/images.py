@@ -19,8 +19,8 @@ from airflow_provider_firefly.operators.bodies import (
     COMMON_FIELD_MAP,
     content_class,
     put,
-    seeds_and_variations,
     style,
+    variations,
 )
 from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
@@ -165,9 +165,8 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
         body: dict[str, Any] = {
             "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True)
         }
-        seeds, count = seeds_and_variations(label, self.seeds, self.num_variations, 4)
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        numbered = variations(label, self.seeds, self.num_variations, 4)
+        body.update(numbered)
         put(
             body,
             "negativePrompt",
@@ -238,9 +237,8 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
         body: dict[str, Any] = {
             "prompt": check_text(label, "prompt", self.prompt, max_len=1500, required=True)
         }
-        seeds, count = seeds_and_variations(label, self.seeds, self.num_variations, 1)
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        numbered = variations(label, self.seeds, self.num_variations, 1)
+        body.update(numbered)
         put(
             body,
             "aspectRatio",
@@ -314,9 +312,8 @@ class FireflyGenerateSimilarImagesOperator(FireflyVariationsOperator):
         label = self._label
         model = "image4_standard" if self.model == "image4" else self.model
         version = check_choice(label, "model", model, ("image3", "image4_standard", "image4_ultra"))
-        seeds, count = seeds_and_variations(label, self.seeds, self.num_variations, 4)
+        numbered = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
-        put(body, "numVariations", count)
-        put(body, "seeds", seeds)
+        body.update(numbered)
         put(body, "size", as_size(label, "size", self.size))
         return FireflyRequest("generate_similar_images", body, version, field_map=COMMON_FIELD_MAP)
