@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from airflow_provider_firefly.client.operations import Operation
     from airflow_provider_firefly.operators._inputs import ImageInputs
     from airflow_provider_firefly.operators._resume import JobRecord
+    from airflow_provider_firefly.operators._runner import JobRunner
 
 __all__ = ["FireflyBaseOperator", "FireflyRequest"]
 
@@ -180,25 +181,11 @@ class FireflyBaseOperator(FireflyHookMixin, JobLineageMixin, BaseOperator):
     # -- execute -------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_firefly.operators._preflight import prepare
-        from airflow_provider_firefly.operators._runner import JobRunner
-
+        """Check everything locally, submit the job (or resume an earlier try's), wait for it
+        here or in the triggerer, save its outputs and return the XCom value."""
         started = time.monotonic()
-        request, inputs, op = prepare(
-            self._label,
-            self.build_request,
-            output_dir=self.output_dir,
-            output_name=self.output_name,
-            own_hosts=self._own_hosts(),
-        )
-        runner = JobRunner(
-            self._label,
-            self.hook,
-            self._job_record(context),
-            self.log,
-            resume_previous_job=self.resume_previous_job,
-            resubmit_unanswered=self.resubmit_unanswered,
-        )
+        request, inputs, op = self._prepare()
+        runner = self._job_runner(context)
         self._record, self._input_items = runner.record, list(inputs.items)
         self._sent = request.info()
         job = runner.start(context, request, op, inputs)
@@ -212,6 +199,30 @@ class FireflyBaseOperator(FireflyHookMixin, JobLineageMixin, BaseOperator):
                 self._defer(job.handle, request, op, timeout, job.resumed)
             status = self._wait(job.handle, op, timeout, runner.record)
         return self._finish(context, self._sent, job.handle, status, resumed=job.resumed)
+
+    def _prepare(self) -> tuple[FireflyRequest, ImageInputs, Operation]:
+        """Every local check (parameters, inputs, body, output folder): no Firefly request."""
+        from airflow_provider_firefly.operators._preflight import prepare
+
+        return prepare(
+            self._label,
+            self.build_request,
+            output_dir=self.output_dir,
+            output_name=self.output_name,
+            own_hosts=self._own_hosts(),
+        )
+
+    def _job_runner(self, context: Context) -> JobRunner:
+        from airflow_provider_firefly.operators._runner import JobRunner
+
+        return JobRunner(
+            self._label,
+            self.hook,
+            self._job_record(context),
+            self.log,
+            resume_previous_job=self.resume_previous_job,
+            resubmit_unanswered=self.resubmit_unanswered,
+        )
 
     def _wait(
         self, handle: JobHandle, op: Operation, timeout: float, record: JobRecord
