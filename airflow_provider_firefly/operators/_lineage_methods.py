@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from airflow_provider_firefly.operators._inputs import ImageInputs
+    from airflow_provider_firefly.operators.request import FireflyRequest
+
 __all__ = ["JobLineageMixin"]
 
 
@@ -25,7 +29,7 @@ class JobLineageMixin:
 
     if TYPE_CHECKING:  # provided by the operator
 
-        def build_request(self, inputs: Any) -> Any: ...
+        def build_request(self, inputs: ImageInputs) -> FireflyRequest: ...
 
         def _own_hosts(self) -> frozenset[str]: ...
 

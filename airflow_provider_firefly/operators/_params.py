@@ -201,11 +201,11 @@ def as_str_list(op: str, param: str, value: Any) -> list[str] | None:
 def check_timing(
     op: str,
     *,
-    job_timeout: Any,
-    max_poll_interval: Any,
-    poll_interval: Any,
-    expected_seconds: Any,
-    firefly_conn_id: Any,
+    job_timeout: object,
+    max_poll_interval: object,
+    poll_interval: object,
+    expected_seconds: object,
+    firefly_conn_id: object,
 ) -> None:
     """The waiting parameters of a job operator (and its connection id), at DAG parse."""
     for name, value in (("job_timeout", job_timeout), ("max_poll_interval", max_poll_interval)):

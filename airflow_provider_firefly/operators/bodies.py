@@ -56,13 +56,13 @@ COMMON_FIELD_MAP: dict[str, str] = {
 _ALIGNMENTS = ("top", "bottom", "center", "left", "right")
 
 
-def put(body: dict[str, Any], key: str, value: Any) -> None:
+def put(body: dict[str, Any], key: str, value: object) -> None:
     """Set ``body[key]`` unless the value is None (an unset parameter is left to Firefly)."""
     if value is not None:
         body[key] = value
 
 
-def variations(label: str, seeds: Any, num_variations: Any, high: int) -> dict[str, Any]:
+def variations(label: str, seeds: object, num_variations: object, high: int) -> dict[str, Any]:
     """``numVariations`` and ``seeds`` of a body (each up to ``high``, checked against each
     other), without the ones left unset."""
     seed_list = as_seeds(label, "seeds", seeds, max_items=high)
@@ -74,7 +74,7 @@ def variations(label: str, seeds: Any, num_variations: Any, high: int) -> dict[s
     return fields
 
 
-def content_class(label: str, value: Any) -> str | None:
+def content_class(label: str, value: object) -> str | None:
     """``content_class``: ``photo`` or ``art``."""
     choice: str | None = check_choice(label, "content_class", value, ("photo", "art"))
     return choice
@@ -84,8 +84,8 @@ def style(
     label: str,
     inputs: ImageInputs,
     presets: Sequence[str] | None,
-    strength: Any,
-    reference: Any,
+    strength: object,
+    reference: object,
 ) -> dict[str, Any] | None:
     """The ``style`` object from ``style_presets``, ``style_strength`` and ``style_reference``."""
     result: dict[str, Any] = {}
@@ -97,7 +97,7 @@ def style(
     return result or None
 
 
-def placement(label: str, value: Any) -> dict[str, Any] | None:
+def placement(label: str, value: object) -> dict[str, Any] | None:
     """``placement``: a dict as the API takes, or an alignment shorthand like ``"top-left"``."""
     if value is None:
         return None

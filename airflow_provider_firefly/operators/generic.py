@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
 
 if TYPE_CHECKING:
+    from airflow_provider_firefly.client.operations import Operation
     from airflow_provider_firefly.operators._inputs import ImageInputs
 
 __all__ = ["FireflyOperator", "schema_keys"]
 
 
-def schema_keys(op: Any) -> frozenset[str]:
+def schema_keys(op: Operation) -> frozenset[str]:
     """Top-level body keys the operation's request schema names (empty: unknown)."""
     from airflow_provider_firefly import schema
 
@@ -121,7 +122,7 @@ class FireflyOperator(FireflyBaseOperator):
         field_map = {key: f"body.{key}" for key in body}
         return FireflyRequest(op.name, body, self.model_version, field_map=field_map)
 
-    def _warn_unknown_keys(self, op: Any, body: dict[str, Any]) -> None:
+    def _warn_unknown_keys(self, op: Operation, body: dict[str, Any]) -> None:
         """A typo such as ``numVariation`` is not an error to the schema (extra keys are
         allowed) but would run silently with the default: say so."""
         known = schema_keys(op)
