@@ -86,12 +86,12 @@ class FireflyGenerateObjectCompositeOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        numbered = variations(self._label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(self._label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True),
         }
-        body.update(numbered)
+        body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size))
         put(body, "placement", placement(label, self.placement))
         put(body, "contentClass", content_class(self._label, self.content_class))
@@ -136,7 +136,7 @@ class _CompositeBase(FireflyBaseOperator):
         self.output_format = output_format
 
     def _common(self, inputs: ImageInputs) -> tuple[dict[str, Any], str | None]:
-        numbered = variations(self._label, self.seeds, self.num_variations, 3)
+        variation_fields = variations(self._label, self.seeds, self.num_variations, 3)
         body: dict[str, Any] = {
             "background": {
                 "image": {"source": inputs.add("background", self.background)},
@@ -144,7 +144,7 @@ class _CompositeBase(FireflyBaseOperator):
             },
             "object": {"image": {"source": inputs.add("object_image", self.object_image)}},
         }
-        body.update(numbered)
+        body.update(variation_fields)
         media_type = None
         if self.output_format is not None:
             fmt = str(self.output_format).lower().strip()

@@ -69,10 +69,10 @@ class FireflyExpandImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        numbered = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
         put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=1024))
-        body.update(numbered)
+        body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size, high=3999))
         put(body, "placement", placement(label, self.placement))
         mask = inputs.add("mask", self.mask, required=False)
@@ -128,7 +128,7 @@ class FireflyFillImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        numbered = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "mask": {"source": inputs.add("mask", self.mask)},
@@ -141,7 +141,7 @@ class FireflyFillImageOperator(FireflyVariationsOperator):
             check_text(label, "negative_prompt", self.negative_prompt, max_len=1024),
         )
         put(body, "promptBiasingLocaleCode", check_text(label, "locale", self.locale, max_len=35))
-        body.update(numbered)
+        body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size))
         return FireflyRequest("fill_image", body, field_map=COMMON_FIELD_MAP)
 

@@ -145,6 +145,12 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             if getattr(self, name) is not None:
                 raise self._bad(name, f"is not supported by {model}", fix)
 
+    def _prompt_and_variations(self, *, max_len: int, high: int) -> dict[str, Any]:
+        label = self._label
+        body = {"prompt": check_text(label, "prompt", self.prompt, max_len=max_len, required=True)}
+        body.update(variations(label, self.seeds, self.num_variations, high))
+        return body
+
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
         operation, version = self._resolve_model()
@@ -162,11 +168,7 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             self._not_for(version, ("visual_intensity",), "remove it")
         elif self.upsampler_type is not None:
             raise self._bad("upsampler_type", f"is only for image4_custom, not {version}")
-        body: dict[str, Any] = {
-            "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True)
-        }
-        numbered = variations(label, self.seeds, self.num_variations, 4)
-        body.update(numbered)
+        body = self._prompt_and_variations(max_len=1024, high=4)
         put(
             body,
             "negativePrompt",
@@ -234,11 +236,7 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             "Image 5 takes prompt, aspect_ratio, resolution, seeds, locale, prompt_reasoner and "
             "reference_image",
         )
-        body: dict[str, Any] = {
-            "prompt": check_text(label, "prompt", self.prompt, max_len=1500, required=True)
-        }
-        numbered = variations(label, self.seeds, self.num_variations, 1)
-        body.update(numbered)
+        body = self._prompt_and_variations(max_len=1500, high=1)
         put(
             body,
             "aspectRatio",
@@ -312,8 +310,8 @@ class FireflyGenerateSimilarImagesOperator(FireflyVariationsOperator):
         label = self._label
         model = "image4_standard" if self.model == "image4" else self.model
         version = check_choice(label, "model", model, ("image3", "image4_standard", "image4_ultra"))
-        numbered = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
-        body.update(numbered)
+        body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size))
         return FireflyRequest("generate_similar_images", body, version, field_map=COMMON_FIELD_MAP)
