@@ -43,9 +43,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_firefly.operators.base",
                     "airflow_provider_firefly.operators.images",
+                    "airflow_provider_firefly.operators.image_edits",
                     "airflow_provider_firefly.operators.composite",
                     "airflow_provider_firefly.operators.video",
-                    "airflow_provider_firefly.operators.storage",
+                    "airflow_provider_firefly.operators.uploads",
+                    "airflow_provider_firefly.operators.custom_models",
                     "airflow_provider_firefly.operators.generic",
                 ],
             }

@@ -41,11 +41,12 @@ from airflow_provider_firefly.connection import (
     FireflyConnectionConfig,
     parse_connection,
 )
+from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, ObjectStoragePath
 
-__all__ = ["FireflyHook", "is_object_storage_path"]
+__all__ = ["FireflyHook"]
 
 _PROBE_JOB_ID = "urn:ff:jobs:connection-test:00000000-0000-0000-0000-000000000000"
 
@@ -74,15 +75,6 @@ def _user_agent() -> str:
     return build_user_agent(f"apache-airflow/{airflow_version}")
 
 
-def is_object_storage_path(value: object) -> bool:
-    """An ``ObjectStoragePath`` (or a look-alike with ``protocol``, ``open`` and ``fs``)."""
-    if not (hasattr(value, "protocol") and hasattr(value, "open")):
-        return False
-    # Not hasattr(value, "fs"): that builds the file system, and raises ValueError for a
-    # scheme no installed provider registers (s3:// without the Amazon provider).
-    return hasattr(type(value), "fs") or "fs" in getattr(value, "__dict__", {})
-
-
 class FireflyHook(BaseHook):
     """Talk to Adobe Firefly with the credentials of a ``firefly`` connection.
 
@@ -102,6 +94,7 @@ class FireflyHook(BaseHook):
     def __init__(self, firefly_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.firefly_conn_id = firefly_conn_id
+        self._config: FireflyConnectionConfig | None = None
 
     def __repr__(self) -> str:
         return f"FireflyHook(firefly_conn_id={self.firefly_conn_id!r})"
@@ -156,10 +149,16 @@ class FireflyHook(BaseHook):
         _mask_proxy(config.http.proxy_url)
         return config
 
-    @cached_property
+    @property
     def config(self) -> FireflyConnectionConfig:
-        """The validated connection settings (no network call)."""
-        return self._config_from(self.get_connection(self.firefly_conn_id), self.firefly_conn_id)
+        """The validated connection settings (no network call), read once per hook.
+
+        Read from the connection on first use in a task; a trigger's :meth:`aget_client` reads
+        it without blocking first, so later reads need no sync I/O in the event loop."""
+        if self._config is None:
+            conn = self.get_connection(self.firefly_conn_id)
+            self._config = self._config_from(conn, self.firefly_conn_id)
+        return self._config
 
     def _client_kwargs(self, config: FireflyConnectionConfig) -> dict[str, Any]:
         shared_store = None
@@ -193,9 +192,8 @@ class FireflyHook(BaseHook):
         The caller closes it (``async with await hook.aget_client() as client``).
         """
         conn = await self.aget_connection(self.firefly_conn_id)
-        config = self._config_from(conn, self.firefly_conn_id)
-        self.__dict__["config"] = config  # later reads of hook.config need no sync I/O
-        return AsyncFireflyClient(**self._client_kwargs(config))
+        self._config = self._config_from(conn, self.firefly_conn_id)
+        return AsyncFireflyClient(**self._client_kwargs(self._config))
 
     def get_access_token(self) -> str:
         """A valid IMS access token (masked in logs), minted only when no cache holds one."""

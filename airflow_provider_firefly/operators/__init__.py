@@ -32,44 +32,66 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from airflow_provider_firefly.operators._runner import FireflyUnansweredSubmissionError
-    from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from airflow_provider_firefly.operators._runner import (
+        FireflyUnansweredSubmissionError as FireflyUnansweredSubmissionError,
+    )
+    from airflow_provider_firefly.operators.base import (
+        FireflyBaseOperator as FireflyBaseOperator,
+    )
+    from airflow_provider_firefly.operators.base import FireflyRequest as FireflyRequest
     from airflow_provider_firefly.operators.composite import (
-        FireflyAdaptiveCompositeOperator,
-        FireflyGenerateObjectCompositeOperator,
-        FireflyPreciseCompositeOperator,
+        FireflyAdaptiveCompositeOperator as FireflyAdaptiveCompositeOperator,
     )
-    from airflow_provider_firefly.operators.generic import FireflyOperator
+    from airflow_provider_firefly.operators.composite import (
+        FireflyGenerateObjectCompositeOperator as FireflyGenerateObjectCompositeOperator,
+    )
+    from airflow_provider_firefly.operators.composite import (
+        FireflyPreciseCompositeOperator as FireflyPreciseCompositeOperator,
+    )
+    from airflow_provider_firefly.operators.custom_models import (
+        FireflyListCustomModelsOperator as FireflyListCustomModelsOperator,
+    )
+    from airflow_provider_firefly.operators.generic import FireflyOperator as FireflyOperator
+    from airflow_provider_firefly.operators.image_edits import (
+        FireflyExpandImageOperator as FireflyExpandImageOperator,
+    )
+    from airflow_provider_firefly.operators.image_edits import (
+        FireflyFillImageOperator as FireflyFillImageOperator,
+    )
+    from airflow_provider_firefly.operators.image_edits import (
+        FireflyUpscaleImageOperator as FireflyUpscaleImageOperator,
+    )
     from airflow_provider_firefly.operators.images import (
-        FireflyExpandImageOperator,
-        FireflyFillImageOperator,
-        FireflyGenerateImagesOperator,
-        FireflyGenerateSimilarImagesOperator,
-        FireflyUpscaleImageOperator,
+        FireflyGenerateImagesOperator as FireflyGenerateImagesOperator,
     )
-    from airflow_provider_firefly.operators.links import FireflyOutputLink
-    from airflow_provider_firefly.operators.storage import (
-        FireflyListCustomModelsOperator,
-        FireflyUploadImageOperator,
+    from airflow_provider_firefly.operators.images import (
+        FireflyGenerateSimilarImagesOperator as FireflyGenerateSimilarImagesOperator,
     )
-    from airflow_provider_firefly.operators.video import FireflyGenerateVideoOperator
-    from airflow_provider_firefly.sensors.firefly import FireflyJobSensor
+    from airflow_provider_firefly.operators.links import FireflyOutputLink as FireflyOutputLink
+    from airflow_provider_firefly.operators.uploads import (
+        FireflyUploadImageOperator as FireflyUploadImageOperator,
+    )
+    from airflow_provider_firefly.operators.video import (
+        FireflyGenerateVideoOperator as FireflyGenerateVideoOperator,
+    )
+    from airflow_provider_firefly.sensors.firefly import FireflyJobSensor as FireflyJobSensor
 
+#: Public name → the module that defines it (loaded on first access).
 _MODULES = {
-    "FireflyJobOperator": "base",
+    "FireflyBaseOperator": "base",
     "FireflyRequest": "base",
     "FireflyGenerateImagesOperator": "images",
     "FireflyGenerateSimilarImagesOperator": "images",
-    "FireflyExpandImageOperator": "images",
-    "FireflyFillImageOperator": "images",
-    "FireflyUpscaleImageOperator": "images",
+    "FireflyExpandImageOperator": "image_edits",
+    "FireflyFillImageOperator": "image_edits",
+    "FireflyUpscaleImageOperator": "image_edits",
     "FireflyGenerateObjectCompositeOperator": "composite",
     "FireflyPreciseCompositeOperator": "composite",
     "FireflyAdaptiveCompositeOperator": "composite",
     "FireflyGenerateVideoOperator": "video",
-    "FireflyUploadImageOperator": "storage",
-    "FireflyListCustomModelsOperator": "storage",
+    "FireflyUploadImageOperator": "uploads",
+    "FireflyListCustomModelsOperator": "custom_models",
     "FireflyOperator": "generic",
     "FireflyOutputLink": "links",
     "FireflyUnansweredSubmissionError": "_runner",
@@ -77,25 +99,7 @@ _MODULES = {
     "FireflyJobSensor": "airflow_provider_firefly.sensors.firefly",
 }
 
-__all__ = [
-    "FireflyAdaptiveCompositeOperator",
-    "FireflyExpandImageOperator",
-    "FireflyFillImageOperator",
-    "FireflyGenerateImagesOperator",
-    "FireflyGenerateObjectCompositeOperator",
-    "FireflyGenerateSimilarImagesOperator",
-    "FireflyGenerateVideoOperator",
-    "FireflyJobOperator",
-    "FireflyJobSensor",
-    "FireflyListCustomModelsOperator",
-    "FireflyOperator",
-    "FireflyOutputLink",
-    "FireflyPreciseCompositeOperator",
-    "FireflyRequest",
-    "FireflyUnansweredSubmissionError",
-    "FireflyUploadImageOperator",
-    "FireflyUpscaleImageOperator",
-]
+__all__ = sorted(_MODULES)  # noqa: PLE0605
 
 
 def __getattr__(name: str) -> Any:

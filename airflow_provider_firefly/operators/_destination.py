@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_firefly.hooks.firefly import is_object_storage_path
+from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 from airflow_provider_firefly.operators._errors import bad_param
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
-from airflow_provider_firefly.hooks.firefly import is_object_storage_path
+from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from airflow_provider_firefly.operators._inputs import ImageInputs
+    from airflow_provider_firefly.operators.request import FireflyRequest
+
 __all__ = ["JobLineageMixin"]
 
 
 class JobLineageMixin:
-    """``get_openlineage_facets_on_complete`` / ``..._on_failure`` of ``FireflyJobOperator``.
+    """``get_openlineage_facets_on_complete`` / ``..._on_failure`` of ``FireflyBaseOperator``.
 
     Reads what ``execute`` kept: ``_job`` (the handle), ``_input_items`` (the classified image
     inputs), ``_sent`` (operation, model version, seeds) and ``_result`` (the XCom value).
@@ -25,7 +29,7 @@ class JobLineageMixin:
 
     if TYPE_CHECKING:  # provided by the operator
 
-        def build_request(self, inputs: Any) -> Any: ...
+        def build_request(self, inputs: ImageInputs) -> FireflyRequest: ...
 
         def _own_hosts(self) -> frozenset[str]: ...
 

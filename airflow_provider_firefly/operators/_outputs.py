@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_firefly.hooks.firefly import is_object_storage_path
+from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 from airflow_provider_firefly.operators._destination import target_in
 from airflow_provider_firefly.operators._names import render_name
 

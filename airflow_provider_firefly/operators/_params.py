@@ -23,6 +23,7 @@ __all__ = [
     "as_str_list",
     "check_choice",
     "check_text",
+    "check_timing",
     "check_variations",
 ]
 
@@ -195,3 +196,25 @@ def as_str_list(op: str, param: str, value: Any) -> list[str] | None:
     if not value:
         raise bad_param(op, param, "is empty", "leave it unset instead")
     return list(value)
+
+
+def check_timing(
+    op: str,
+    *,
+    job_timeout: object,
+    max_poll_interval: object,
+    poll_interval: object,
+    expected_seconds: object,
+    firefly_conn_id: object,
+) -> None:
+    """The waiting parameters of a job operator (and its connection id), at DAG parse."""
+    for name, value in (("job_timeout", job_timeout), ("max_poll_interval", max_poll_interval)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise bad_param(op, name, f"must be a number of seconds above 0, got {value!r}")
+    for name, value in (("poll_interval", poll_interval), ("expected_seconds", expected_seconds)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+        ):
+            raise bad_param(op, name, f"must be a number of seconds, 0 or more, got {value!r}")
+    if not isinstance(firefly_conn_id, str) or not firefly_conn_id.strip():
+        raise bad_param(op, "firefly_conn_id", "must be a connection id")

@@ -30,12 +30,13 @@ if TYPE_CHECKING:
     from airflow_provider_firefly.client.operations import Operation
     from airflow_provider_firefly.hooks.firefly import FireflyHook
     from airflow_provider_firefly.operators._inputs import ImageInputs
-    from airflow_provider_firefly.operators.base import FireflyRequest
+    from airflow_provider_firefly.operators.request import FireflyRequest
 
 __all__ = [
     "FireflyUnansweredSubmissionError",
     "JobRunner",
     "JobStart",
+    "resumed_from_record",
     "try_number_of",
     "unanswered_error",
 ]
@@ -80,6 +81,13 @@ def try_number_of(context: Any) -> int | None:
     ti = context.get("ti") if context else None
     number = getattr(ti, "try_number", None)
     return number if isinstance(number, int) else None
+
+
+def resumed_from_record(record: JobRecord, context: Any) -> bool:
+    """Whether an earlier try submitted the recorded job (the record names the try)."""
+    previous = record.read()
+    submitted_by = previous.get("try_number") if previous else None
+    return submitted_by is not None and submitted_by != try_number_of(context)
 
 
 def unanswered_error(label: str, previous: dict[str, Any], key: str | None) -> Exception:

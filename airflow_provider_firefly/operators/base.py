@@ -1,64 +1,46 @@
-"""``FireflyJobOperator``: validate → upload inputs → submit (or resume) → wait or defer → save.
+"""``FireflyBaseOperator``: validate → upload inputs → submit (or resume) → wait or defer → save.
 
 Subclasses only turn their typed parameters into a :class:`FireflyRequest`; everything else
 (checks before any network call, the never-pay-twice record, polling, deferral, cancel on kill,
-saving outputs, the XCom value) lives here once.
+saving outputs, the XCom value) lives here once, told as the job's story in :meth:`execute`.
 
-Importing this module imports ``airflow.sdk`` and the standard library only; the hook, the
-client and ``jsonschema`` load when a task runs.
+Imports: this module is loaded whenever a DAG file is parsed, so it imports ``airflow.sdk`` and
+light modules only. What a running task needs (the hook, the trigger, the schema, the runner)
+is named under ``TYPE_CHECKING`` for the signatures and loaded when the task runs: the hook and
+the trigger through :mod:`.runtime`, the task-time steps (``_preflight``, ``_runner``,
+``_waiting``, ``_results``) at the top of the method that first needs them.
 """
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_firefly.connection import DEFAULT_CONN_ID
-from airflow_provider_firefly.operators._errors import bad_param, body_errors
+from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.operators._lineage_methods import JobLineageMixin
+from airflow_provider_firefly.operators._names import check_output_name
+from airflow_provider_firefly.operators._params import check_timing
 from airflow_provider_firefly.operators.links import FireflyOutputLink
+from airflow_provider_firefly.operators.request import FireflyRequest, info_after_deferral
+from airflow_provider_firefly.operators.runtime import FireflyHookMixin, default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_firefly.client.jobs import JobHandle, JobStatus
-    from airflow_provider_firefly.hooks.firefly import FireflyHook
+    from airflow_provider_firefly.client.operations import Operation
     from airflow_provider_firefly.operators._inputs import ImageInputs
     from airflow_provider_firefly.operators._resume import JobRecord
+    from airflow_provider_firefly.operators._runner import JobRunner
 
-__all__ = ["FireflyJobOperator", "FireflyRequest"]
-
-#: Seconds kept between our own deadline and ``execution_timeout``, to cancel the job first.
-TIMEOUT_MARGIN = 5.0
-#: Extra seconds the deferral may outlive the trigger's deadline (the trigger cancels first).
-DEFER_GRACE = 120.0
+__all__ = ["FireflyBaseOperator", "FireflyRequest"]
 
 
-def _default_deferrable() -> bool:
-    from airflow_provider_firefly.compat import conf
-
-    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
-
-
-@dataclass
-class FireflyRequest:
-    """What a subclass asks for: an operation, its JSON body and ``x-model-version``."""
-
-    operation: str
-    body: dict[str, Any]
-    model_version: str | None = None
-    #: requested output media type (names the saved files' extension), if the operation has one.
-    media_type: str | None = None
-    field_map: dict[str, str] = field(default_factory=dict)
-
-
-class FireflyJobOperator(JobLineageMixin, BaseOperator):
+class FireflyBaseOperator(FireflyHookMixin, JobLineageMixin, BaseOperator):
     """Base of the Firefly job operators: one billed Firefly job per task run, saved outputs.
 
     :param firefly_conn_id: the ``firefly`` connection.
@@ -130,7 +112,7 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
         self.resume_previous_job = resume_previous_job
         self.resubmit_unanswered = bool(resubmit_unanswered)
         self.cancel_on_kill = cancel_on_kill
-        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
         self.wait_for_completion = bool(wait_for_completion)
         self._job: JobHandle | None = None
         # what the lineage methods report: the inputs, the request sent, the XCom value
@@ -139,10 +121,15 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
         self._result: dict[str, Any] | None = None
         self._record: JobRecord | None = None
         self._waiting = False
-        self._check_timing()
+        check_timing(
+            self._label,
+            job_timeout=job_timeout,
+            max_poll_interval=max_poll_interval,
+            poll_interval=poll_interval,
+            expected_seconds=expected_seconds,
+            firefly_conn_id=firefly_conn_id,
+        )
         if isinstance(output_name, str) and "{{" not in output_name and "{%" not in output_name:
-            from airflow_provider_firefly.operators._names import check_output_name
-
             check_output_name(self._label, output_name)
 
     # -- subclass API --------------------------------------------------------------------------
@@ -163,49 +150,10 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
     def _bad(self, param: str, problem: str, fix: str = "") -> Exception:
         return bad_param(self._label, param, problem, fix)
 
-    def _check_timing(self) -> None:
-        for name in ("job_timeout", "max_poll_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise self._bad(name, f"must be a number of seconds above 0, got {value!r}")
-        for name in ("poll_interval", "expected_seconds"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
-            ):
-                raise self._bad(name, f"must be a number of seconds, 0 or more, got {value!r}")
-        if not isinstance(self.firefly_conn_id, str) or not self.firefly_conn_id.strip():
-            raise self._bad("firefly_conn_id", "must be a connection id")
-
-    @cached_property
-    def hook(self) -> FireflyHook:
-        from airflow_provider_firefly.hooks.firefly import FireflyHook
-
-        return FireflyHook(firefly_conn_id=self.firefly_conn_id)
-
-    def _operation(self, name: str) -> Any:
+    def _operation(self, name: str) -> Operation:
         from airflow_provider_firefly.client.operations import get_operation
 
         return get_operation(name)
-
-    def prepare(self) -> tuple[FireflyRequest, ImageInputs, Any]:
-        """Every local check (parameters, inputs, body against the spec, the output folder
-        takes files): no Firefly request.
-
-        Returns the request, its image inputs (not yet uploaded) and the output directory.
-        """
-        from airflow_provider_firefly.operators._destination import preflight, resolve_output_dir
-        from airflow_provider_firefly.operators._inputs import ImageInputs
-        from airflow_provider_firefly.operators._names import check_output_name
-
-        destination = resolve_output_dir(self._label, self.output_dir)
-        if self.output_name is not None:
-            check_output_name(self._label, self.output_name)  # as rendered
-        inputs = ImageInputs(self._label, allowed_hosts=self._own_hosts())
-        request = self.build_request(inputs)
-        self.validate_body(request)
-        preflight(self._label, destination)  # after the cheap checks, before anything is paid
-        return request, inputs, destination
 
     def _own_hosts(self) -> frozenset[str]:
         """Hosts of the connection's API (the emulator, a gateway) also serve URL inputs."""
@@ -214,67 +162,15 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
         except Exception:  # a broken connection is reported by the first real call
             return frozenset()
 
-    def validate_body(self, request: FireflyRequest) -> None:
-        """Check the body and ``x-model-version`` against the shipped OpenAPI document."""
-        from airflow_provider_firefly import schema
-
-        op = self._operation(request.operation)
-        try:
-            op.check_model_version(request.model_version)
-        except ValueError as error:
-            raise self._bad("model_version", str(error)) from None
-        errors = schema.validate_request(
-            op.path,
-            op.method,
-            request.body,
-            model_version=op.check_model_version(request.model_version),
-            own_hosts=self._own_hosts(),
-        )
-        if errors:
-            raise body_errors(self._label, errors, request.field_map)
-
     def _timeout(self, started: float) -> float:
-        timeout = float(self.job_timeout)
-        if self.execution_timeout is not None:
-            left = self.execution_timeout.total_seconds() - (time.monotonic() - started)
-            timeout = min(timeout, max(1.0, left - TIMEOUT_MARGIN))
-        return timeout
+        from airflow_provider_firefly.operators._waiting import task_timeout
 
-    def _expected(self, op: Any) -> float:
+        return task_timeout(self.job_timeout, self.execution_timeout, started)
+
+    def _expected(self, op: Operation) -> float:
         if self.expected_seconds is not None:
             return float(self.expected_seconds)
         return float(op.expected_seconds)
-
-    # -- execute -------------------------------------------------------------------------------
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_firefly.operators._runner import JobRunner
-
-        started = time.monotonic()
-        request, inputs, _ = self.prepare()
-        op = self._operation(request.operation)
-        runner = JobRunner(
-            self._label,
-            self.hook,
-            self._job_record(context),
-            self.log,
-            resume_previous_job=self.resume_previous_job,
-            resubmit_unanswered=self.resubmit_unanswered,
-        )
-        self._record = runner.record
-        self._input_items = list(inputs.items)
-        self._sent = self._info_of(request)
-        job = runner.start(context, request, op, inputs)
-        self._job = job.handle
-        if not self.wait_for_completion:
-            return self._submitted(job.handle, job.status, resumed=job.resumed)
-        if job.status is not None and job.status.is_terminal:
-            return self._finish(context, request, job.handle, job.status, resumed=job.resumed)
-        timeout = self._timeout(started)
-        if self.deferrable:
-            self._defer(job.handle, request, op, timeout, job.resumed)
-        status = self._wait(job.handle, op, timeout, runner.record)
-        return self._finish(context, request, job.handle, status, resumed=job.resumed)
 
     def _job_record(self, context: Context) -> JobRecord:
         from airflow_provider_firefly.operators._resume import JobRecord
@@ -282,28 +178,68 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
         secret = self.hook.config.credentials.client_secret
         return JobRecord.for_context(context, self.log, secret)
 
-    def _poll_policy(self, op: Any) -> Any:
-        from airflow_provider_firefly.client.api import PollPolicy
+    # -- execute -------------------------------------------------------------------------------
 
-        low = float(self.poll_interval) if self.poll_interval else 2.0
-        return PollPolicy(
-            first_delay=self._expected(op),
-            min_interval=max(low, 0.05),
-            max_interval=max(float(self.max_poll_interval), low, 0.05),
-            # the organisation's budget, as the trigger paces its polls
-            requests_per_minute=self.hook.config.requests_per_minute,
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check everything locally, submit the job (or resume an earlier try's), wait for it
+        here or in the triggerer, save its outputs and return the XCom value."""
+        started = time.monotonic()
+        request, inputs, op = self._prepare()
+        runner = self._job_runner(context)
+        self._record, self._input_items = runner.record, list(inputs.items)
+        self._sent = request.info()
+        job = runner.start(context, request, op, inputs)
+        self._job = job.handle
+        if not self.wait_for_completion:
+            return self._submitted(job.handle, job.status, resumed=job.resumed)
+        status = job.status
+        if status is None or not status.is_terminal:
+            timeout = self._timeout(started)
+            if self.deferrable:
+                self._defer(job.handle, request, op, timeout, job.resumed)
+            status = self._wait(job.handle, op, timeout, runner.record)
+        return self._finish(context, self._sent, job.handle, status, resumed=job.resumed)
+
+    def _prepare(self) -> tuple[FireflyRequest, ImageInputs, Operation]:
+        """Every local check (parameters, inputs, body, output folder): no Firefly request."""
+        from airflow_provider_firefly.operators._preflight import prepare
+
+        return prepare(
+            self._label,
+            self.build_request,
+            output_dir=self.output_dir,
+            output_name=self.output_name,
+            own_hosts=self._own_hosts(),
         )
 
-    def _wait(self, handle: JobHandle, op: Any, timeout: float, record: JobRecord) -> JobStatus:
-        from airflow_provider_firefly.client.errors import FireflyJobError
+    def _job_runner(self, context: Context) -> JobRunner:
+        from airflow_provider_firefly.operators._runner import JobRunner
 
+        return JobRunner(
+            self._label,
+            self.hook,
+            self._job_record(context),
+            self.log,
+            resume_previous_job=self.resume_previous_job,
+            resubmit_unanswered=self.resubmit_unanswered,
+        )
+
+    def _wait(
+        self, handle: JobHandle, op: Operation, timeout: float, record: JobRecord
+    ) -> JobStatus:
+        from airflow_provider_firefly.client.errors import FireflyJobError
+        from airflow_provider_firefly.operators._waiting import poll_policy
+
+        policy = poll_policy(
+            self._expected(op),
+            self.poll_interval,
+            self.max_poll_interval,
+            self.hook.config.requests_per_minute,
+        )
         self._waiting = True
         try:
             return self.hook.wait(
-                handle,
-                timeout=timeout,
-                poll=self._poll_policy(op),
-                expected_seconds=self._expected(op),
+                handle, timeout=timeout, poll=policy, expected_seconds=self._expected(op)
             )
         except FireflyJobError:
             # failed, cancelled, timed out at Adobe, or our deadline (the client cancelled it):
@@ -314,30 +250,32 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
             self._waiting = False
 
     def _defer(
-        self, handle: JobHandle, request: FireflyRequest, op: Any, timeout: float, resumed: bool
+        self,
+        handle: JobHandle,
+        request: FireflyRequest,
+        op: Operation,
+        timeout: float,
+        resumed: bool,
     ) -> None:
-        from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
+        from airflow_provider_firefly.operators._waiting import defer_timeout, job_trigger
 
-        low = float(self.poll_interval) if self.poll_interval else 2.0
-        deadline = time.time() + timeout
         self.log.info(
             "Deferring: the triggerer polls job %s until it ends or the deadline (%.0f s)",
             handle.job_id,
             timeout,
         )
         self.defer(
-            trigger=FireflyJobTrigger(
-                firefly_conn_id=self.firefly_conn_id,
-                job=handle.to_dict(),
-                expected_seconds=self._expected(op),
-                poll_min_interval=low,
-                poll_max_interval=max(float(self.max_poll_interval), low),
-                deadline=deadline,
-                cancel_on_deadline=True,
+            trigger=job_trigger(
+                self.firefly_conn_id,
+                handle,
+                expected=self._expected(op),
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                timeout=timeout,
             ),
             method_name="execute_complete",
-            kwargs={"request": self._info_of(request), "resumed": resumed},
-            timeout=datetime.timedelta(seconds=timeout + DEFER_GRACE),
+            kwargs={"request": request.info(), "resumed": resumed},
+            timeout=defer_timeout(timeout),
         )
 
     def execute_complete(
@@ -350,63 +288,38 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
         """Resume after the trigger: raise the typed error, or save the outputs and return."""
         from airflow_provider_firefly.client.errors import FireflyJobError
         from airflow_provider_firefly.client.jobs import JobHandle
+        from airflow_provider_firefly.operators._runner import resumed_from_record
         from airflow_provider_firefly.triggers.events import raise_for_event
 
         record = self._record = self._job_record(context)
-        handle = JobHandle.from_dict(event["job"])
-        self._job = handle
+        handle = self._job = JobHandle.from_dict(event["job"])
         self.log.info(
             "Trigger reported job %s: %s %s",
             handle.job_id,
             event.get("status"),
             event.get("message") or "",
         )
-        if not resumed:
-            # dag.test() drops the deferral kwargs: tell from the record which try submitted.
-            from airflow_provider_firefly.operators._runner import try_number_of
-
-            previous = record.read()
-            submitted_by = previous.get("try_number") if previous else None
-            resumed = submitted_by is not None and submitted_by != try_number_of(context)
+        # dag.test() drops the deferral kwargs: then the record tells which try submitted, and
+        # the kept part of the request is rebuilt from the parameters.
+        resumed = resumed or resumed_from_record(record, context)
         try:
             status = raise_for_event(event)
         except FireflyJobError:
             record.delete()
             raise
-        info = request or self._request_info()
-        self._sent = info
-        seeds = info.get("seeds")
-        req = FireflyRequest(
-            operation=str(info.get("operation", "")),
-            body={"seeds": seeds} if isinstance(seeds, list) else {},
-            model_version=info.get("model_version"),
-            media_type=info.get("media_type"),
+        self._sent = request or self._request_info()
+        return self._finish(
+            context, info_after_deferral(self._sent), handle, status, resumed=resumed
         )
-        return self._finish(context, req, handle, status, resumed=resumed)
 
     def _request_info(self) -> dict[str, Any]:
-        """Operation, model version and media type, rebuilt from the parameters (no network).
-
-        ``execute_complete`` normally gets them from the deferral's kwargs; ``dag.test()``
-        passes only the event, so they are rebuilt here.
-        """
+        """The kept part of the request, rebuilt from the parameters (no network, no upload)."""
         from airflow_provider_firefly.operators._inputs import ImageInputs
 
         try:
-            request = self.build_request(ImageInputs(self._label))
+            return self.build_request(ImageInputs(self._label)).info()
         except Exception:
             return {}
-        return self._info_of(request)
-
-    @staticmethod
-    def _info_of(request: FireflyRequest) -> dict[str, Any]:
-        """What the result, a submit-only handle and lineage need of the request sent."""
-        return {
-            "operation": request.operation,
-            "model_version": request.model_version,
-            "media_type": request.media_type,
-            "seeds": request.body.get("seeds"),
-        }
 
     # -- results -------------------------------------------------------------------------------
 
@@ -421,12 +334,13 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
     def _finish(
         self,
         context: Context,
-        request: FireflyRequest,
+        request_info: dict[str, Any],
         handle: JobHandle,
         status: JobStatus,
         *,
         resumed: bool,
     ) -> dict[str, Any]:
+        from airflow_provider_firefly.client.errors import FireflyJobError
         from airflow_provider_firefly.operators._assets import attach_to_outlets
         from airflow_provider_firefly.operators._results import finish_job
 
@@ -439,18 +353,16 @@ class FireflyJobOperator(JobLineageMixin, BaseOperator):
                 task_id=self.task_id,
                 handle=handle,
                 status=status,
-                request_info=self._info_of(request),
+                request_info=request_info,
                 output_dir=self.output_dir,
                 output_name=self.output_name,
                 resumed=resumed,
                 log=self.log,
             )
-        except Exception as error:
-            from airflow_provider_firefly.client.errors import FireflyJobError
-
+        except FireflyJobError:
             # a failed job is over (a retry gets a new one); a failed download keeps the record
             # so that a retry downloads again without paying for a new job
-            if record is not None and isinstance(error, FireflyJobError):
+            if record is not None:
                 record.delete()
             raise
         if record is not None:

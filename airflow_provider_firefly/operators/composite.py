@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_firefly.operators import _params as p
-from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
-from airflow_provider_firefly.operators.images import (
-    _COMMON_MAP,
-    _content_class,
-    _placement,
-    _put,
-    _seeds_and_variations,
-    _style,
+from airflow_provider_firefly.operators._params import as_bool, as_number, as_size, check_text
+from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
+from airflow_provider_firefly.operators.bodies import (
+    COMMON_FIELD_MAP,
+    content_class,
+    placement,
+    put,
+    style,
+    variations,
 )
+from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -35,7 +36,7 @@ _FORMATS = {
 }
 
 
-class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
+class FireflyGenerateObjectCompositeOperator(FireflyVariationsOperator):
     """Place a product into a generated scene (``POST /v3/images/generate-object-composite-async``).
 
     :param image: the object (ideally with transparency, up to 10 MB).
@@ -52,13 +53,10 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyVariationsOperator.template_fields,
         "image",
         "prompt",
         "mask",
-        "size",
-        "seeds",
-        "num_variations",
         "placement",
         "style_reference",
     )
@@ -74,9 +72,6 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
         style_presets: Sequence[str] | None = None,
         style_reference: Any = None,
         style_strength: int | None = None,
-        num_variations: int | None = None,
-        seeds: Sequence[int] | None = None,
-        size: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,32 +83,32 @@ class FireflyGenerateObjectCompositeOperator(FireflyJobOperator):
         self.style_presets = style_presets
         self.style_reference = style_reference
         self.style_strength = style_strength
-        self.num_variations = num_variations
-        self.seeds = seeds
-        self.size = size
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        seeds, count = _seeds_and_variations(self, self.seeds, self.num_variations, 4)
+        variation_fields = variations(self._label, self.seeds, self.num_variations, 4)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
-            "prompt": p.check_text(label, "prompt", self.prompt, max_len=1024, required=True),
+            "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True),
         }
-        _put(body, "numVariations", count)
-        _put(body, "seeds", seeds)
-        _put(body, "size", p.as_size(label, "size", self.size))
-        _put(body, "placement", _placement(self, self.placement))
-        _put(body, "contentClass", _content_class(self))
+        body.update(variation_fields)
+        put(body, "size", as_size(label, "size", self.size))
+        put(body, "placement", placement(label, self.placement))
+        put(body, "contentClass", content_class(self._label, self.content_class))
         mask = inputs.add("mask", self.mask, required=False)
         if mask is not None:
             body["mask"] = {"source": mask}
-        _put(body, "style", _style(self, inputs))
-        return FireflyRequest("generate_object_composite", body, field_map=_COMMON_MAP)
+        put(
+            body,
+            "style",
+            style(label, inputs, self.style_presets, self.style_strength, self.style_reference),
+        )
+        return FireflyRequest("generate_object_composite", body, field_map=COMMON_FIELD_MAP)
 
 
-class _CompositeBase(FireflyJobOperator):
+class _CompositeBase(FireflyBaseOperator):
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "background",
         "fill_area_mask",
         "object_image",
@@ -141,7 +136,7 @@ class _CompositeBase(FireflyJobOperator):
         self.output_format = output_format
 
     def _common(self, inputs: ImageInputs) -> tuple[dict[str, Any], str | None]:
-        seeds, count = _seeds_and_variations(self, self.seeds, self.num_variations, 3)
+        variation_fields = variations(self._label, self.seeds, self.num_variations, 3)
         body: dict[str, Any] = {
             "background": {
                 "image": {"source": inputs.add("background", self.background)},
@@ -149,8 +144,7 @@ class _CompositeBase(FireflyJobOperator):
             },
             "object": {"image": {"source": inputs.add("object_image", self.object_image)}},
         }
-        _put(body, "numVariations", count)
-        _put(body, "seeds", seeds)
+        body.update(variation_fields)
         media_type = None
         if self.output_format is not None:
             fmt = str(self.output_format).lower().strip()
@@ -198,7 +192,7 @@ class FireflyPreciseCompositeOperator(_CompositeBase):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         body, media_type = self._common(inputs)
-        _put(body, "blend", p.as_number(self._label, "blend", self.blend, low=0, high=1))
+        put(body, "blend", as_number(self._label, "blend", self.blend, low=0, high=1))
         return FireflyRequest("precise_composite", body, media_type=media_type, field_map=self._map)
 
 
@@ -240,20 +234,20 @@ class FireflyAdaptiveCompositeOperator(_CompositeBase):
         mask = inputs.add("object_mask", self.object_mask, required=False)
         if mask is not None:
             body["object"]["mask"] = {"source": mask}
-        _put(
+        put(
             body,
             "harmonization",
-            p.as_number(label, "harmonization", self.harmonization, low=0, high=1),
+            as_number(label, "harmonization", self.harmonization, low=0, high=1),
         )
-        _put(
+        put(
             body,
             "shadowIntensity",
-            p.as_number(label, "shadow_intensity", self.shadow_intensity, low=0, high=1),
+            as_number(label, "shadow_intensity", self.shadow_intensity, low=0, high=1),
         )
-        _put(
+        put(
             body,
             "preserveBackground",
-            p.as_bool(label, "preserve_background", self.preserve_background),
+            as_bool(label, "preserve_background", self.preserve_background),
         )
         return FireflyRequest(
             "adaptive_composite", body, media_type=media_type, field_map=self._map

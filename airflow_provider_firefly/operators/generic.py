@@ -6,15 +6,16 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
+from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
 
 if TYPE_CHECKING:
+    from airflow_provider_firefly.client.operations import Operation
     from airflow_provider_firefly.operators._inputs import ImageInputs
 
 __all__ = ["FireflyOperator", "schema_keys"]
 
 
-def schema_keys(op: Any) -> frozenset[str]:
+def schema_keys(op: Operation) -> frozenset[str]:
     """Top-level body keys the operation's request schema names (empty: unknown)."""
     from airflow_provider_firefly import schema
 
@@ -48,7 +49,7 @@ def schema_keys(op: Any) -> frozenset[str]:
         return frozenset()
 
 
-class FireflyOperator(FireflyJobOperator):
+class FireflyOperator(FireflyBaseOperator):
     """Run any Firefly job operation with a body written as the API documents it.
 
     The body is checked against the operation's request schema before it is sent, and the job
@@ -66,7 +67,7 @@ class FireflyOperator(FireflyJobOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "body",
         "operation",
         "model_version",
@@ -121,7 +122,7 @@ class FireflyOperator(FireflyJobOperator):
         field_map = {key: f"body.{key}" for key in body}
         return FireflyRequest(op.name, body, self.model_version, field_map=field_map)
 
-    def _warn_unknown_keys(self, op: Any, body: dict[str, Any]) -> None:
+    def _warn_unknown_keys(self, op: Operation, body: dict[str, Any]) -> None:
         """A typo such as ``numVariation`` is not an error to the schema (extra keys are
         allowed) but would run silently with the default: say so."""
         known = schema_keys(op)

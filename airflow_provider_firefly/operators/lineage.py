@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from attrs import define
 from openlineage.client.facet_v2 import RunFacet
 
-from airflow_provider_firefly.hooks.firefly import is_object_storage_path
+from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 
 __all__ = [
     "FireflyJobRunFacet",

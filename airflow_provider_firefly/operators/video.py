@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_firefly.operators import _params as p
-from airflow_provider_firefly.operators.base import FireflyJobOperator, FireflyRequest
-from airflow_provider_firefly.operators.images import _put
+from airflow_provider_firefly.operators._params import (
+    as_int,
+    as_number,
+    as_size,
+    check_choice,
+    check_text,
+)
+from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
+from airflow_provider_firefly.operators.bodies import put
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -46,7 +52,7 @@ SHOT_ANGLES = (
 SHOT_SIZES = ("close-up shot", "extreme close-up", "medium shot", "long shot", "extreme long shot")
 
 
-class FireflyGenerateVideoOperator(FireflyJobOperator):
+class FireflyGenerateVideoOperator(FireflyBaseOperator):
     """A five-second video from a prompt and/or keyframe images.
 
     :param prompt: what happens in the clip (templated; ``.txt`` files are read).
@@ -66,7 +72,7 @@ class FireflyGenerateVideoOperator(FireflyJobOperator):
     """
 
     template_fields: Sequence[str] = (
-        *FireflyJobOperator.template_fields,
+        *FireflyBaseOperator.template_fields,
         "prompt",
         "first_frame",
         "last_frame",
@@ -132,45 +138,43 @@ class FireflyGenerateVideoOperator(FireflyJobOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        prompt = p.check_text(label, "prompt", self.prompt, max_len=4000)
+        prompt = check_text(label, "prompt", self.prompt, max_len=4000)
         frames = self._frames()
         if prompt is None and not frames:
             raise self._bad(
                 "prompt", "is required when no first_frame, last_frame or keyframes are given"
             )
         body: dict[str, Any] = {}
-        _put(body, "prompt", prompt)
-        seed = p.as_int(label, "seed", self.seed)
+        put(body, "prompt", prompt)
+        seed = as_int(label, "seed", self.seed)
         if seed is not None:
             body["seeds"] = [seed]
-        size = p.as_size(label, "size", self.size, high=8192)
+        size = as_size(label, "size", self.size, high=8192)
         if size is not None:
             body["sizes"] = [size]
-        _put(
+        put(
             body,
             "bitRateFactor",
-            p.as_int(label, "bit_rate_factor", self.bit_rate_factor, low=0, high=63),
+            as_int(label, "bit_rate_factor", self.bit_rate_factor, low=0, high=63),
         )
         settings: dict[str, Any] = {}
-        _put(
+        put(
             settings,
             "cameraMotion",
-            p.check_choice(label, "camera_motion", self.camera_motion, CAMERA_MOTIONS),
+            check_choice(label, "camera_motion", self.camera_motion, CAMERA_MOTIONS),
         )
-        _put(
+        put(
             settings,
             "promptStyle",
-            p.check_choice(label, "prompt_style", self.prompt_style, PROMPT_STYLES),
+            check_choice(label, "prompt_style", self.prompt_style, PROMPT_STYLES),
         )
-        _put(
-            settings, "shotAngle", p.check_choice(label, "shot_angle", self.shot_angle, SHOT_ANGLES)
-        )
-        _put(settings, "shotSize", p.check_choice(label, "shot_size", self.shot_size, SHOT_SIZES))
+        put(settings, "shotAngle", check_choice(label, "shot_angle", self.shot_angle, SHOT_ANGLES))
+        put(settings, "shotSize", check_choice(label, "shot_size", self.shot_size, SHOT_SIZES))
         if settings:
             body["videoSettings"] = settings
         conditions = []
         for param, image, position in frames:
-            where = p.as_number(label, param, position, low=0, high=1)
+            where = as_number(label, param, position, low=0, high=1)
             if where is None:
                 raise self._bad(param, "needs a position from 0 (first frame) to 1 (last frame)")
             source = inputs.add(

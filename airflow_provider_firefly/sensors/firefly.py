@@ -21,7 +21,6 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -35,8 +34,12 @@ from airflow_provider_firefly.client.errors import (
     FireflyServerError,
 )
 from airflow_provider_firefly.client.jobs import JobHandle, JobStatus, job_error
-from airflow_provider_firefly.compat import conf
 from airflow_provider_firefly.connection import DEFAULT_CONN_ID
+from airflow_provider_firefly.operators.runtime import (
+    FireflyHookMixin,
+    default_deferrable,
+    job_trigger_class,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,7 +57,7 @@ def _job_id_from_status_url(url: str) -> str:
     return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
 
 
-class FireflyJobSensor(BaseSensorOperator):
+class FireflyJobSensor(FireflyHookMixin, BaseSensorOperator):
     """Wait until a Firefly job succeeds.
 
     :param job_id: the job id (``urn:ff:jobs:...``); its status URL is built from the
@@ -91,7 +94,7 @@ class FireflyJobSensor(BaseSensorOperator):
         job_id: str | None = None,
         status_url: str | None = None,
         firefly_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         expected_seconds: float = 0.0,
         poll_max_interval: float = 30.0,
         requests_per_minute: float | None = None,
@@ -113,17 +116,10 @@ class FireflyJobSensor(BaseSensorOperator):
         self.job_id = job_id
         self.status_url = status_url
         self.firefly_conn_id = firefly_conn_id
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
         self.expected_seconds = expected_seconds
         self.poll_max_interval = poll_max_interval
         self.requests_per_minute = requests_per_minute
-
-    @cached_property
-    def hook(self) -> FireflyHook:
-        # Imported here: DAG files that only declare the sensor do not pay for the hook.
-        from airflow_provider_firefly.hooks.firefly import FireflyHook
-
-        return FireflyHook(firefly_conn_id=self.firefly_conn_id)
 
     def _job_value(self) -> dict[str, Any] | None:
         """The rendered ``job`` as a dict (it may come as JSON text from a template)."""
@@ -225,13 +221,11 @@ class FireflyJobSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
-
         handle = self._handle(self.hook)
         self.log.info(
             "Deferring: the triggerer polls Firefly job %s at %s", handle.job_id, handle.status_url
         )
-        trigger = FireflyJobTrigger(
+        trigger = job_trigger_class()(
             firefly_conn_id=self.firefly_conn_id,
             job=handle.to_dict(),
             expected_seconds=self.expected_seconds,

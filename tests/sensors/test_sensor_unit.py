@@ -123,3 +123,21 @@ def test_execute_complete() -> None:
         sensor.execute_complete(
             {}, {**base, "status": "failed", "job_status": {**status, "status": "failed"}}
         )
+
+
+@pytest.mark.parametrize("setting", ["true", "false"])
+def test_deferrable_default_is_read_when_the_task_is_made(
+    monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    """Operators and sensor take ``[operators] default_deferrable`` the same way, when the task
+    is created (a setting made after the modules were imported counts)."""
+    from airflow_provider_firefly.operators import FireflyGenerateImagesOperator
+
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", setting)
+    expected = setting == "true"
+    sensor = FireflyJobSensor(task_id="wait", job_id="urn:ff:jobs:x:1")
+    operator = FireflyGenerateImagesOperator(task_id="make", prompt="a cat")
+    assert sensor.deferrable is expected
+    assert operator.deferrable is expected
+    explicit = FireflyJobSensor(task_id="w2", job_id="urn:ff:jobs:x:1", deferrable=not expected)
+    assert explicit.deferrable is (not expected)
