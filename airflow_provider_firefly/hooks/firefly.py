@@ -95,6 +95,10 @@ class FireflyHook(BaseHook):
         super().__init__(**kwargs)
         self.firefly_conn_id = firefly_conn_id
         self._config: FireflyConnectionConfig | None = None
+        #: A ``time.monotonic()`` time since which this task's pool slot has sent nothing (the
+        #: task's start, set by the operator): the budget pacer's first request waits one
+        #: spacing from it instead of from the client's creation. Set before the first request.
+        self.quiet_since: float | None = None
 
     def __repr__(self) -> str:
         return f"FireflyHook(firefly_conn_id={self.firefly_conn_id!r})"
@@ -174,7 +178,7 @@ class FireflyHook(BaseHook):
             "on_token": _mask,
             "user_agent": _user_agent(),
             # This task's (or trigger run's) share of the organisation's budget, from now on.
-            "pacer": config.task_pacer(),
+            "pacer": config.task_pacer(quiet_since=self.quiet_since),
         }
 
     @cached_property

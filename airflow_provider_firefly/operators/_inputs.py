@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES
+from airflow_provider_firefly.client.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT
 from airflow_provider_firefly.hooks.storage_paths import is_object_storage_path
 from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.schema import DEFAULT_ALLOWED_URL_DOMAINS
@@ -151,7 +151,7 @@ class ImageInputs:
                 self.operator,
                 param,
                 f"file {where} is {size / 1e6:.1f} MB; Firefly accepts images up to "
-                f"{MAX_UPLOAD_BYTES / 1e6:g} MB",
+                + MAX_UPLOAD_TEXT,
                 "resize or recompress it",
             )
         if _sniff(head) is None:

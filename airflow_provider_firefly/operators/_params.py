@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from airflow_provider_firefly.client.limits import is_positive_number
 from airflow_provider_firefly.operators._errors import bad_param
 
 __all__ = [
@@ -113,7 +114,7 @@ def as_size(op: str, param: str, value: Any, *, high: int = 4096) -> dict[str, i
 
 
 def as_seeds(
-    op: str, param: str, value: Any, *, max_items: int = 4, unique: bool = True
+    op: str, param: str, value: Any, *, max_items: int, unique: bool = True
 ) -> list[int] | None:
     if value is None:
         return None
@@ -136,9 +137,7 @@ def as_seeds(
     return list(value)
 
 
-def check_variations(
-    op: str, num_variations: int | None, seeds: list[int] | None, *, high: int
-) -> None:
+def check_variations(op: str, num_variations: int | None, seeds: list[int] | None) -> None:
     if num_variations is not None and seeds is not None and num_variations != len(seeds):
         raise bad_param(
             op,
@@ -146,7 +145,6 @@ def check_variations(
             f"has {len(seeds)} seed(s) but num_variations is {num_variations}",
             "give one seed per variation, or leave num_variations unset",
         )
-    del high
 
 
 def check_text(
@@ -209,7 +207,7 @@ def check_timing(
 ) -> None:
     """The waiting parameters of a job operator (and its connection id), at DAG parse."""
     for name, value in (("job_timeout", job_timeout), ("max_poll_interval", max_poll_interval)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if not is_positive_number(value):
             raise bad_param(op, name, f"must be a number of seconds above 0, got {value!r}")
     for name, value in (("poll_interval", poll_interval), ("expected_seconds", expected_seconds)):
         if value is not None and (

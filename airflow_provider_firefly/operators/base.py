@@ -26,7 +26,11 @@ from airflow_provider_firefly.operators._names import check_output_name
 from airflow_provider_firefly.operators._params import check_timing
 from airflow_provider_firefly.operators.links import FireflyOutputLink
 from airflow_provider_firefly.operators.request import FireflyRequest, info_after_deferral
-from airflow_provider_firefly.operators.runtime import FireflyHookMixin, default_deferrable
+from airflow_provider_firefly.operators.runtime import (
+    FireflyHookMixin,
+    default_deferrable,
+    task_started_at,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -184,6 +188,7 @@ class FireflyBaseOperator(FireflyHookMixin, JobLineageMixin, BaseOperator):
         """Check everything locally, submit the job (or resume an earlier try's), wait for it
         here or in the triggerer, save its outputs and return the XCom value."""
         started = time.monotonic()
+        self.hook.quiet_since = task_started_at(context)  # the pool slot's budget share
         request, inputs, op = self._prepare()
         runner = self._job_runner(context)
         self._record, self._input_items = runner.record, list(inputs.items)

@@ -7,7 +7,7 @@ parameter values, checks them and returns the API's JSON shape; nothing here mak
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_firefly.operators._errors import bad_param
 from airflow_provider_firefly.operators._params import (
@@ -62,12 +62,41 @@ def put(body: dict[str, Any], key: str, value: object) -> None:
         body[key] = value
 
 
-def variations(label: str, seeds: object, num_variations: object, high: int) -> dict[str, Any]:
-    """``numVariations`` and ``seeds`` of a body (each up to ``high``, checked against each
-    other), without the ones left unset."""
+def spec_limit(operation: str, field: str, keyword: str) -> int:
+    """Adobe's ``keyword`` limit (``maxLength``, ``maximum``, ``maxItems`` ...) of the body field
+    ``field`` of ``operation``, read from the shipped OpenAPI document: parameter checks take
+    their bounds here, so they cannot disagree with the request schema."""
+    from airflow_provider_firefly import schema
+    from airflow_provider_firefly.client.operations import get_operation
+
+    value = schema.body_limit(get_operation(operation).path, field, keyword)
+    if value is None or value != int(value):
+        raise LookupError(f"the Firefly spec gives no whole {keyword} for {field} of {operation}")
+    return int(value)
+
+
+class Bounds(TypedDict):
+    """``low`` and ``high`` keywords of the numeric parameter checks."""
+
+    low: int
+    high: int
+
+
+def spec_bounds(operation: str, field: str) -> Bounds:
+    """The spec's ``minimum`` and ``maximum`` of a numeric body field of ``operation``, as the
+    ``low``/``high`` keywords of :func:`~airflow_provider_firefly.operators._params.as_int`."""
+    return Bounds(
+        low=spec_limit(operation, field, "minimum"), high=spec_limit(operation, field, "maximum")
+    )
+
+
+def variations(label: str, operation: str, seeds: object, num_variations: object) -> dict[str, Any]:
+    """``numVariations`` and ``seeds`` of an ``operation``'s body (each up to the spec's
+    ``numVariations`` maximum, checked against each other), without the ones left unset."""
+    high = spec_limit(operation, "numVariations", "maximum")
     seed_list = as_seeds(label, "seeds", seeds, max_items=high)
     count = as_int(label, "num_variations", num_variations, low=1, high=high)
-    check_variations(label, count, seed_list, high=high)
+    check_variations(label, count, seed_list)
     fields: dict[str, Any] = {}
     put(fields, "numVariations", count)
     put(fields, "seeds", seed_list)
@@ -90,7 +119,8 @@ def style(
     """The ``style`` object from ``style_presets``, ``style_strength`` and ``style_reference``."""
     result: dict[str, Any] = {}
     put(result, "presets", as_str_list(label, "style_presets", presets))
-    put(result, "strength", as_int(label, "style_strength", strength, low=1, high=100))
+    high = spec_limit("generate_images", "style.strength", "maximum")
+    put(result, "strength", as_int(label, "style_strength", strength, low=1, high=high))
     ref = inputs.add("style_reference", reference, required=False)
     if ref is not None:
         result["imageReference"] = {"source": ref}

@@ -12,6 +12,8 @@ from airflow_provider_firefly.operators.bodies import (
     content_class,
     placement,
     put,
+    spec_bounds,
+    spec_limit,
     style,
     variations,
 )
@@ -86,10 +88,12 @@ class FireflyGenerateObjectCompositeOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        variation_fields = variations(self._label, self.seeds, self.num_variations, 4)
+        operation = "generate_object_composite"
+        variation_fields = variations(label, operation, self.seeds, self.num_variations)
+        max_len = spec_limit(operation, "prompt", "maxLength")
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
-            "prompt": check_text(label, "prompt", self.prompt, max_len=1024, required=True),
+            "prompt": check_text(label, "prompt", self.prompt, max_len=max_len, required=True),
         }
         body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size))
@@ -135,8 +139,8 @@ class _CompositeBase(FireflyBaseOperator):
         self.seeds = seeds
         self.output_format = output_format
 
-    def _common(self, inputs: ImageInputs) -> tuple[dict[str, Any], str | None]:
-        variation_fields = variations(self._label, self.seeds, self.num_variations, 3)
+    def _common(self, inputs: ImageInputs, operation: str) -> tuple[dict[str, Any], str | None]:
+        variation_fields = variations(self._label, operation, self.seeds, self.num_variations)
         body: dict[str, Any] = {
             "background": {
                 "image": {"source": inputs.add("background", self.background)},
@@ -191,8 +195,9 @@ class FireflyPreciseCompositeOperator(_CompositeBase):
         self.blend = blend
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
-        body, media_type = self._common(inputs)
-        put(body, "blend", as_number(self._label, "blend", self.blend, low=0, high=1))
+        body, media_type = self._common(inputs, "precise_composite")
+        bounds = spec_bounds("precise_composite", "blend")
+        put(body, "blend", as_number(self._label, "blend", self.blend, **bounds))
         return FireflyRequest("precise_composite", body, media_type=media_type, field_map=self._map)
 
 
@@ -230,19 +235,29 @@ class FireflyAdaptiveCompositeOperator(_CompositeBase):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        body, media_type = self._common(inputs)
+        body, media_type = self._common(inputs, "adaptive_composite")
         mask = inputs.add("object_mask", self.object_mask, required=False)
         if mask is not None:
             body["object"]["mask"] = {"source": mask}
         put(
             body,
             "harmonization",
-            as_number(label, "harmonization", self.harmonization, low=0, high=1),
+            as_number(
+                label,
+                "harmonization",
+                self.harmonization,
+                **spec_bounds("adaptive_composite", "harmonization"),
+            ),
         )
         put(
             body,
             "shadowIntensity",
-            as_number(label, "shadow_intensity", self.shadow_intensity, low=0, high=1),
+            as_number(
+                label,
+                "shadow_intensity",
+                self.shadow_intensity,
+                **spec_bounds("adaptive_composite", "shadowIntensity"),
+            ),
         )
         put(
             body,

@@ -18,6 +18,7 @@ from airflow_provider_firefly.operators.bodies import (
     COMMON_FIELD_MAP,
     placement,
     put,
+    spec_limit,
     variations,
 )
 from airflow_provider_firefly.operators.variations import FireflyVariationsOperator
@@ -69,9 +70,10 @@ class FireflyExpandImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        variation_fields = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(label, "expand_image", self.seeds, self.num_variations)
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
-        put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=1024))
+        max_len = spec_limit("expand_image", "prompt", "maxLength")
+        put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=max_len))
         body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size, high=3999))
         put(body, "placement", placement(label, self.placement))
@@ -128,17 +130,19 @@ class FireflyFillImageOperator(FireflyVariationsOperator):
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
-        variation_fields = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(label, "fill_image", self.seeds, self.num_variations)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "mask": {"source": inputs.add("mask", self.mask)},
         }
         put(body["mask"], "invert", as_bool(label, "mask_invert", self.mask_invert))
-        put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=1024))
+        prompt_max = spec_limit("fill_image", "prompt", "maxLength")
+        negative_max = spec_limit("fill_image", "negativePrompt", "maxLength")
+        put(body, "prompt", check_text(label, "prompt", self.prompt, max_len=prompt_max))
         put(
             body,
             "negativePrompt",
-            check_text(label, "negative_prompt", self.negative_prompt, max_len=1024),
+            check_text(label, "negative_prompt", self.negative_prompt, max_len=negative_max),
         )
         put(body, "promptBiasingLocaleCode", check_text(label, "locale", self.locale, max_len=35))
         body.update(variation_fields)
@@ -179,7 +183,8 @@ class FireflyUpscaleImageOperator(FireflyBaseOperator):
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
         label = self._label
         factor = check_choice(label, "upscale_factor", self.upscale_factor, (2, 3, 4, 6))
-        seeds = as_seeds(label, "seeds", self.seeds, max_items=4, unique=False)
+        max_seeds = spec_limit("upscale_image", "seeds", "maxItems")
+        seeds = as_seeds(label, "seeds", self.seeds, max_items=max_seeds, unique=False)
         body: dict[str, Any] = {
             "image": {"source": inputs.add("image", self.image)},
             "seeds": seeds or [random.randint(1, 999_999)],  # noqa: S311 - not security

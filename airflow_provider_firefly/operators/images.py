@@ -19,6 +19,8 @@ from airflow_provider_firefly.operators.bodies import (
     COMMON_FIELD_MAP,
     content_class,
     put,
+    spec_bounds,
+    spec_limit,
     style,
     variations,
 )
@@ -145,10 +147,11 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             if getattr(self, name) is not None:
                 raise self._bad(name, f"is not supported by {model}", fix)
 
-    def _prompt_and_variations(self, *, max_len: int, high: int) -> dict[str, Any]:
+    def _prompt_and_variations(self, operation: str) -> dict[str, Any]:
         label = self._label
+        max_len = spec_limit(operation, "prompt", "maxLength")
         body = {"prompt": check_text(label, "prompt", self.prompt, max_len=max_len, required=True)}
-        body.update(variations(label, self.seeds, self.num_variations, high))
+        body.update(variations(label, operation, self.seeds, self.num_variations))
         return body
 
     def build_request(self, inputs: ImageInputs) -> FireflyRequest:
@@ -168,18 +171,24 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             self._not_for(version, ("visual_intensity",), "remove it")
         elif self.upsampler_type is not None:
             raise self._bad("upsampler_type", f"is only for image4_custom, not {version}")
-        body = self._prompt_and_variations(max_len=1024, high=4)
+        body = self._prompt_and_variations(operation)
+        negative_max = spec_limit(operation, "negativePrompt", "maxLength")
         put(
             body,
             "negativePrompt",
-            check_text(label, "negative_prompt", self.negative_prompt, max_len=1024),
+            check_text(label, "negative_prompt", self.negative_prompt, max_len=negative_max),
         )
         put(body, "size", as_size(label, "size", self.size))
         put(body, "contentClass", content_class(label, self.content_class))
         put(
             body,
             "visualIntensity",
-            as_int(label, "visual_intensity", self.visual_intensity, low=2, high=10),
+            as_int(
+                label,
+                "visual_intensity",
+                self.visual_intensity,
+                **spec_bounds(operation, "visualIntensity"),
+            ),
         )
         put(body, "promptBiasingLocaleCode", check_text(label, "locale", self.locale, max_len=35))
         put(
@@ -200,7 +209,12 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
         put(
             structure,
             "strength",
-            as_int(label, "structure_strength", self.structure_strength, low=0, high=100),
+            as_int(
+                label,
+                "structure_strength",
+                self.structure_strength,
+                **spec_bounds(operation, "structure.strength"),
+            ),
         )
         ref = inputs.add("structure_reference", self.structure_reference, required=False)
         if ref is not None:
@@ -236,7 +250,7 @@ class FireflyGenerateImagesOperator(FireflyVariationsOperator):
             "Image 5 takes prompt, aspect_ratio, resolution, seeds, locale, prompt_reasoner and "
             "reference_image",
         )
-        body = self._prompt_and_variations(max_len=1500, high=1)
+        body = self._prompt_and_variations("generate_images_v4")
         put(
             body,
             "aspectRatio",
@@ -310,7 +324,9 @@ class FireflyGenerateSimilarImagesOperator(FireflyVariationsOperator):
         label = self._label
         model = "image4_standard" if self.model == "image4" else self.model
         version = check_choice(label, "model", model, ("image3", "image4_standard", "image4_ultra"))
-        variation_fields = variations(label, self.seeds, self.num_variations, 4)
+        variation_fields = variations(
+            label, "generate_similar_images", self.seeds, self.num_variations
+        )
         body: dict[str, Any] = {"image": {"source": inputs.add("image", self.image)}}
         body.update(variation_fields)
         put(body, "size", as_size(label, "size", self.size))

@@ -8,14 +8,23 @@ first time a task asks for them. Everything else in the Airflow layer names thes
 
 from __future__ import annotations
 
+import math
+import time
+from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.hooks.firefly import FireflyHook
     from airflow_provider_firefly.triggers.firefly import FireflyJobTrigger
 
-__all__ = ["FireflyHookMixin", "default_deferrable", "firefly_hook", "job_trigger_class"]
+__all__ = [
+    "FireflyHookMixin",
+    "default_deferrable",
+    "firefly_hook",
+    "job_trigger_class",
+    "task_started_at",
+]
 
 
 def default_deferrable() -> bool:
@@ -26,6 +35,23 @@ def default_deferrable() -> bool:
     from airflow_provider_firefly.compat import conf
 
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def task_started_at(context: Any) -> float | None:
+    """The ``time.monotonic()`` time at which this task try started (``ti.start_date``, taken by
+    the worker that runs it), or None when the context has none or it lies in the future.
+
+    A task starts only after the task before it in its pool slot ended, so the slot has sent no
+    Firefly request since: the budget pacer counts its first spacing from here, which spares
+    the task the time Airflow spent starting it."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    start = getattr(ti, "start_date", None)
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        return None
+    elapsed = time.time() - start.timestamp()
+    if not math.isfinite(elapsed) or elapsed < 0:
+        return None
+    return time.monotonic() - elapsed
 
 
 def firefly_hook(firefly_conn_id: str) -> FireflyHook:

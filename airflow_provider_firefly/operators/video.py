@@ -13,7 +13,7 @@ from airflow_provider_firefly.operators._params import (
     check_text,
 )
 from airflow_provider_firefly.operators.base import FireflyBaseOperator, FireflyRequest
-from airflow_provider_firefly.operators.bodies import put
+from airflow_provider_firefly.operators.bodies import put, spec_bounds
 
 if TYPE_CHECKING:
     from airflow_provider_firefly.operators._inputs import ImageInputs
@@ -155,7 +155,12 @@ class FireflyGenerateVideoOperator(FireflyBaseOperator):
         put(
             body,
             "bitRateFactor",
-            as_int(label, "bit_rate_factor", self.bit_rate_factor, low=0, high=63),
+            as_int(
+                label,
+                "bit_rate_factor",
+                self.bit_rate_factor,
+                **spec_bounds("generate_video", "bitRateFactor"),
+            ),
         )
         settings: dict[str, Any] = {}
         put(

@@ -3,30 +3,18 @@ a minimal task context for calling ``execute`` directly, and emulator request co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 
-from airflow_provider_firefly.client.tokens import clear_memory_cache
 from airflow_provider_firefly.testing import FireflyEmulator
 from airflow_provider_firefly.testing.media import PngImage
 
 CONN_ID = "ff_ops"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_token_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AIRFLOW_PROVIDER_FIREFLY_CACHE_DIR", str(tmp_path / "token-cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
-
-
-def conn_json(emu: FireflyEmulator, **extra: Any) -> str:
-    return emu.airflow_connection(**extra)
 
 
 @pytest.fixture

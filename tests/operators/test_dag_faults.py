@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.testing import FireflyEmulator
 
-from .conftest import conn_json
 from .test_dag_runs import load_dag, ti_states, xcoms
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

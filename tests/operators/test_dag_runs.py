@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.connections import conn_json
 
 from airflow_provider_firefly.testing import FireflyEmulator
-
-from .conftest import conn_json
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
