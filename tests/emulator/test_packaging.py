@@ -1,4 +1,4 @@
-"""Issue 9 (packaging): the emulator's web stack is an extra, and the pytest plugin is opt-in.
+"""Packaging: the emulator's web stack is an extra, and the pytest plugin is opt-in.
 
 Each case runs in a fresh interpreter, so what is imported (or missing) is real.
 """

@@ -1,4 +1,4 @@
-"""Issue 9: the emulator over HTTPS with a private CA made in the test (Python API and CLI)."""
+"""The emulator over HTTPS with a private CA made in the test (Python API and CLI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12 item 19: output URLs that stay expired on a re-poll (or are re-signed), and the
+"""Output URLs that stay expired on a re-poll (or are re-signed), and the
 ``canceled`` spelling of the cancelled status; both as options and CLI flags."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The fault matrix: one row per fault of issue 6 §1, each run through the real operator (or
-the hook/trigger where the fault lives there) against the emulator's fault controls.
+"""The fault matrix (docs/reliability.md): one row per fault, each run through the real operator
+(or the hook/trigger where the fault lives there) against the emulator's fault controls.
 
 Every row asserts its expected outcome (recovers, or fails with the named typed error), measures
 the time (asserting a bound only where the design promises one), counts the jobs the emulator

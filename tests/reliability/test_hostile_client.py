@@ -1,4 +1,4 @@
-"""A hostile server against the client layer (issue 12, items 2-7, 14, 15, 17).
+"""A hostile server against the client layer: replies, redirects, sizes, deadlines, cookies.
 
 Every case talks HTTP to the emulator with scripted replies (redirects, gzip bombs, huge and
 trickling bodies, endless pagination, cookies, echoed secrets, rewritten job ids) and counts
@@ -795,6 +795,6 @@ def test_upload_limit_is_15_mb_as_adobe_counts_it(
 
 def test_zz_print_figures() -> None:
     """Print the figures (``pytest -s``) for docs/reliability.md."""
-    print("\nHostile server, client layer (issue 12):")
+    print("\nHostile server, client layer:")
     for name, value in FIGURES.items():
         print(f"  {name}: {value}")

@@ -1,4 +1,4 @@
-"""Operators against a hostile or broken Firefly (issue 12, operator layer), with scripted
+"""Operators against a hostile or broken Firefly (operator layer), with scripted
 emulator replies: file names that try to leave ``output_dir``, redirects, preflight failures,
 429s on polls, a hanging poll in the trigger, a served type that disagrees with the request,
 URLs that stay expired, the seed of upscale outputs, body checks in the hook.

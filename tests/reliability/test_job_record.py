@@ -1,4 +1,4 @@
-"""The never-pay-twice record (issue 12, items 8 to 11): injective keys, authenticated records,
+"""The never-pay-twice record: injective keys, authenticated records,
 one stable refusal for an unanswered submission and an explicit opt-in to resubmit.
 
 ``execute`` runs against the emulator with Airflow Variables kept in a dict (``records``), so

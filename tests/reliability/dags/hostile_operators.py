@@ -1,5 +1,5 @@
 """DAGs of tests/reliability/test_hostile_operators.py, run with ``airflow dags test`` against an
-emulator whose replies the test scripts (issue 12).
+emulator whose replies the test scripts.
 
 * ``ff_hostile``: six tasks in a fixed order (each runs after the previous one, whatever its
   outcome), so that the scripted replies reach the task they are meant for: a plain task (its
