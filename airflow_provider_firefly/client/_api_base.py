@@ -161,16 +161,16 @@ class ClientBase:
         signed: RequestOptions = {
             **options,
             "headers": {**(options.get("headers") or {}), **auth},
-            "what": options.get("what") or f"{method} {urlsplit(url).path}",
+            "subject": options.get("subject") or f"{method} {urlsplit(url).path}",
         }
         return url, signed
 
     @staticmethod
-    def _refresh_once(error: FireflyAuthError, attempt: int, what: str | None) -> None:
+    def _refresh_once(error: FireflyAuthError, attempt: int, subject: str | None) -> None:
         """Re-raise unless this is the first 401 of the call (then the caller refreshes)."""
         if attempt == 2 or error.status != 401:
             raise error
-        log.info("%s: token refused (HTTP 401); refreshing it once", what)
+        log.info("%s: token refused (HTTP 401); refreshing it once", subject)
 
     def _status_url(self, job: JobRef) -> str:
         if isinstance(job, JobHandle):
@@ -214,13 +214,13 @@ class ClientBase:
             "json_body": dict(body),
             "headers": headers,
             "idempotent": False,
-            "what": op.label,
+            "subject": op.label,
         }
         return op, request
 
     def _accepted(self, op: Operation, response: HttpResponse) -> JobHandle:
         handle = parse_submit_response(
-            response.json(), what=op.label, api_url=self.http.api_url, headers=response.headers
+            response.json(), subject=op.label, api_url=self.http.api_url, headers=response.headers
         )
         log.info("%s accepted job %s", op.label, handle.job_id)
         return handle

@@ -99,7 +99,7 @@ class FireflyClient(SubmitMethods, ClientBase):
             try:
                 return self.transport.request(method, url, policy=policy, **signed)
             except FireflyAuthError as error:
-                self._refresh_once(error, attempt, signed.get("what"))
+                self._refresh_once(error, attempt, signed.get("subject"))
                 self.token_manager.invalidate(token.value)
                 token = self.token_manager.get_token(force_refresh=True)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -126,12 +126,14 @@ class FireflyClient(SubmitMethods, ClientBase):
         if not wait_out_rate_limits:
             policy = replace(self.transport.policy, hand_back_rate_limits=True)
         url = self._status_url(job)
-        return self._status_of(job, self.request("GET", url, what="GET /v3/status", policy=policy))
+        return self._status_of(
+            job, self.request("GET", url, subject="GET /v3/status", policy=policy)
+        )
 
     def cancel(self, job: JobRef) -> bool:
         """Ask Firefly to cancel; False if the job had already finished or been cancelled."""
         try:
-            self.request("PUT", self._cancel_url(job), what="PUT /v3/cancel")
+            self.request("PUT", self._cancel_url(job), subject="PUT /v3/cancel")
         except FireflyConflictError as error:
             return self._already_ended(error)
         return True
@@ -224,7 +226,7 @@ class FireflyClient(SubmitMethods, ClientBase):
             op.path,
             content=data,
             headers={"Content-Type": content_type},
-            what=op.label,
+            subject=op.label,
         )
         payload = response.json()
         images = payload.get("images") if isinstance(payload, dict) else None
@@ -288,7 +290,7 @@ class FireflyClient(SubmitMethods, ClientBase):
                 op.path,
                 params=params,
                 headers={"x-request-id": str(uuid.uuid4())},
-                what=op.label,
+                subject=op.label,
             ).json()
             models = payload.get("custom_models") if isinstance(payload, dict) else None
             if not isinstance(models, list):

@@ -100,7 +100,7 @@ class AsyncFireflyClient(ClientBase):
             try:
                 return await self.transport.request(method, url, **signed)
             except FireflyAuthError as error:
-                self._refresh_once(error, attempt, signed.get("what"))
+                self._refresh_once(error, attempt, signed.get("subject"))
                 await asyncio.to_thread(self.token_manager.invalidate, token.value)
                 token = await self.token_manager.aget_token(force_refresh=True)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -115,12 +115,12 @@ class AsyncFireflyClient(ClientBase):
     async def get_status(self, job: JobRef) -> JobStatus:
         """The job's current status (one request)."""
         url = self._status_url(job)
-        return self._status_of(job, await self.request("GET", url, what="GET /v3/status"))
+        return self._status_of(job, await self.request("GET", url, subject="GET /v3/status"))
 
     async def cancel(self, job: JobRef) -> bool:
         """Ask Firefly to cancel; False if the job had already ended."""
         try:
-            await self.request("PUT", self._cancel_url(job), what="PUT /v3/cancel")
+            await self.request("PUT", self._cancel_url(job), subject="PUT /v3/cancel")
         except FireflyConflictError as error:
             return self._already_ended(error)
         return True

@@ -91,7 +91,7 @@ class AsyncTransport(TransportBase):
 
         async def attempt() -> HttpResponse:
             async with self._slot():
-                deadline = Deadline(self.settings.request_deadline, out.what)
+                deadline = Deadline(self.settings.request_deadline, out.subject)
                 try:
                     # The total deadline covers the headers as well as the body.
                     async with asyncio.timeout(deadline.remaining()):
@@ -106,13 +106,13 @@ class AsyncTransport(TransportBase):
                 except TimeoutError:
                     raise deadline.expired_error() from None
                 except httpx.HTTPError as error:
-                    raise httpx_error(error, out.what, read_timeout, url) from None
-            check_response(result.status, result.headers, result.content, out.what)
+                    raise httpx_error(error, out.subject, read_timeout, url) from None
+            check_response(result.status, result.headers, result.content, out.subject)
             return result
 
         paced = attempt if self.pacer is None else functools.partial(self.pacer.acall, attempt)
         idempotent = options.get("idempotent", True)
-        return await self.policy.acall(paced, out.what, idempotent=idempotent)
+        return await self.policy.acall(paced, out.subject, idempotent=idempotent)
 
     @staticmethod
     async def _send(
@@ -131,8 +131,8 @@ class AsyncTransport(TransportBase):
             params=dict(params) if params else None,
             content=out.data,
         ) as response:
-            body = body_for(response.status_code, deadline, out.what)
-            inflater = Inflater(response.headers.get("Content-Encoding"), out.what)
+            body = body_for(response.status_code, deadline, out.subject)
+            inflater = Inflater(response.headers.get("Content-Encoding"), out.subject)
             async for raw in response.aiter_raw():
                 if not all(body.add(chunk) for chunk in inflater.feed(raw)):
                     break

@@ -89,7 +89,7 @@ def stream_download(
     open_sink: SinkFactory,
     *,
     chunk_size: int = 1 << 20,
-    what: str | None = None,
+    subject: str | None = None,
     job_id: str | None = None,
 ) -> StreamResult:
     """Stream ``url`` into the writer ``open_sink()`` returns, under the rules above.
@@ -99,7 +99,7 @@ def stream_download(
     """
     settings = transport.settings
     output = describe_url(url)
-    what = what or f"download {output}"
+    subject = subject or f"download {output}"
     limit = settings.max_output_bytes
 
     def refused(reason: str) -> FireflyDownloadRefusedError:
@@ -116,7 +116,7 @@ def stream_download(
         )
 
     def attempt() -> StreamResult:
-        deadline = Deadline(settings.request_deadline, what)
+        deadline = Deadline(settings.request_deadline, subject)
         current = url
         with AttemptWatch(deadline.remaining()) as watch:
             try:
@@ -147,7 +147,7 @@ def stream_download(
                     error,
                     watch=watch,
                     deadline=deadline,
-                    what=what,
+                    subject=subject,
                     url=current,
                     read_timeout=settings.read_timeout,
                 ) from None
@@ -160,14 +160,14 @@ def stream_download(
         size: int,
     ) -> StreamResult:
         if response.status_code >= 400:
-            raise output_error(response.status_code, what)
+            raise output_error(response.status_code, subject)
         declared = response.headers.get("Content-Length", "")
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         if not encoded and declared.isdigit() and int(declared) > limit:
             raise too_large()
         written = 0
         with sink_factory() as sink:
-            for chunk in iter_body(response, what, settings.read_timeout, size):
+            for chunk in iter_body(response, subject, settings.read_timeout, size):
                 written += len(chunk)
                 if written > limit:
                     raise too_large()
@@ -175,7 +175,7 @@ def stream_download(
                 deadline.check()
         return StreamResult(written, response.headers.get("Content-Type"))
 
-    return transport.policy.call(attempt, what, idempotent=True)
+    return transport.policy.call(attempt, subject, idempotent=True)
 
 
 def download_to_path(

@@ -284,11 +284,11 @@ _HINTS = {
 
 
 def error_from_response(
-    status: int, headers: Mapping[str, str], body: bytes | str | None, *, what: str
+    status: int, headers: Mapping[str, str], body: bytes | str | None, *, subject: str
 ) -> FireflyError:
     """Build the typed error for a non-success Firefly response.
 
-    :param what: the operation, for the message, e.g. ``"POST /v3/images/generate-async"``.
+    :param subject: the operation, for the message, e.g. ``"POST /v3/images/generate-async"``.
     """
     parsed = parse_error_body(body)
     code = parsed.get("error_code")
@@ -299,14 +299,14 @@ def error_from_response(
         message += f" (Firefly accepts uploads up to {MAX_UPLOAD_TEXT})"
     request_id = header_value(headers, "x-request-id")
     common: dict[str, Any] = {"status": status, "error_code": code, "request_id": request_id}
-    text = f"{what} failed: {message}"
+    text = f"{subject} failed: {message}"
     if status in (400, 422) and (parsed.get("validation_errors") or code == "validation_error"):
         errors = parsed.get("validation_errors", [])
         if errors:
             listed = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or '?'}: {e['msg']}" for e in errors[:10]
             )
-            text = f"{what} was rejected: {listed}"
+            text = f"{subject} was rejected: {listed}"
         return FireflyValidationError(text, errors=errors, **common)
     if status == 401:
         return FireflyAuthError(text, **common)
@@ -321,14 +321,14 @@ def error_from_response(
         return FireflyConflictError(text, **common)
     if status == 429:
         return FireflyRateLimitError(
-            f"{what} was rate limited by Adobe: {message}",
+            f"{subject} was rate limited by Adobe: {message}",
             retry_after=parse_retry_after(header_value(headers, "retry-after")),
             limit_level=header_value(headers, "x-access-rate-limit-level"),
             **common,
         )
     if status == 451:
         return FireflyContentPolicyError(
-            f"{what} was refused by Adobe's content policy: {message}", **common
+            f"{subject} was refused by Adobe's content policy: {message}", **common
         )
     if status == 408 or status >= 500:
         return FireflyServerError(

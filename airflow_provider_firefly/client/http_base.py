@@ -53,7 +53,7 @@ class HttpResponse:
         ``RecursionError``) if it is not JSON or is nested absurdly deep."""
         return decode_json(
             self.content,
-            what=describe_url(self.url),
+            subject=describe_url(self.url),
             status=self.status,
             request_id=self.headers.get("x-request-id"),
         )
@@ -71,17 +71,17 @@ class StreamResult:
     content_type: str | None
 
 
-def check_response(status: int, headers: Mapping[str, str], body: bytes, what: str) -> None:
+def check_response(status: int, headers: Mapping[str, str], body: bytes, subject: str) -> None:
     """Raise the typed error for a 4xx/5xx status."""
     if status >= 400:
-        raise error_from_response(status, headers, body, what=what)
+        raise error_from_response(status, headers, body, subject=subject)
 
 
 @dataclass(frozen=True)
 class Outgoing:
     """A request as both transports send it: label, headers and body bytes."""
 
-    what: str
+    subject: str
     headers: dict[str, str]
     data: bytes | None
 
@@ -94,7 +94,7 @@ def outgoing(
     headers: Mapping[str, str] | None,
     json_body: Any,
     content: bytes | None,
-    what: str | None,
+    subject: str | None,
 ) -> Outgoing:
     sent = {
         "User-Agent": user_agent,
@@ -106,11 +106,11 @@ def outgoing(
     if json_body is not None:
         sent.setdefault("Content-Type", "application/json")
         data = json.dumps(json_body, separators=(",", ":")).encode()
-    return Outgoing(what or f"{method} {describe_url(url)}", sent, data)
+    return Outgoing(subject or f"{method} {describe_url(url)}", sent, data)
 
 
-def body_for(status: int, deadline: Deadline, what: str) -> BoundedBody:
+def body_for(status: int, deadline: Deadline, subject: str) -> BoundedBody:
     """JSON replies are kept up to the JSON cap; an error body is cut to what is parsed."""
     if status >= 400:
-        return BoundedBody(MAX_ERROR_BODY_BYTES, deadline, what, truncate=True)
-    return BoundedBody(MAX_JSON_BYTES, deadline, what)
+        return BoundedBody(MAX_ERROR_BODY_BYTES, deadline, subject, truncate=True)
+    return BoundedBody(MAX_JSON_BYTES, deadline, subject)

@@ -31,15 +31,15 @@ __all__ = [
 ]
 
 
-def output_error(status: int, what: str) -> FireflyError:
+def output_error(status: int, subject: str) -> FireflyError:
     """The error of a refused presigned-URL download: 400/403/404/410 mean it expired."""
     if status in (400, 403, 404, 410):
         return FireflyOutputExpiredError(
-            f"{what} was refused (HTTP {status}): the presigned URL has expired or is invalid; "
+            f"{subject} was refused (HTTP {status}): the presigned URL has expired or is invalid; "
             "Firefly output URLs live one hour, so fetch the job status again for fresh URLs",
             status=status,
         )
-    return error_from_response(status, {}, b"", what=what)
+    return error_from_response(status, {}, b"", subject=subject)
 
 
 def innermost(error: BaseException) -> BaseException:
@@ -77,7 +77,7 @@ def exception_chain(error: BaseException) -> list[BaseException]:
     return found
 
 
-def tls_error(error: BaseException, what: str, url: str | None) -> FireflyTLSError | None:
+def tls_error(error: BaseException, subject: str, url: str | None) -> FireflyTLSError | None:
     """The :class:`FireflyTLSError` for a certificate that failed verification, naming the host
     and the fix; None when ``error`` is something else."""
     import ssl
@@ -90,7 +90,7 @@ def tls_error(error: BaseException, what: str, url: str | None) -> FireflyTLSErr
     host = (urlsplit(url).hostname if url else None) or "the server"
     reason = getattr(failed, "verify_message", None) or "certificate verify failed"
     return FireflyTLSError(
-        f"{what}: the TLS certificate of {host} (or of a proxy in between) is not trusted "
+        f"{subject}: the TLS certificate of {host} (or of a proxy in between) is not trusted "
         f"({reason}). If a company proxy or gateway re-signs TLS with a private CA, set the "
         "connection extra ca_bundle (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE on every worker "
         "and triggerer) to that CA's certificate file (PEM); nothing was sent",
@@ -98,9 +98,10 @@ def tls_error(error: BaseException, what: str, url: str | None) -> FireflyTLSErr
     )
 
 
-def _proxy_error(what: str, error: BaseException) -> FireflyConnectionError:
+def _proxy_error(subject: str, error: BaseException) -> FireflyConnectionError:
     return FireflyConnectionError(
-        f"{what}: the proxy refused or could not be reached ({type(innermost(error)).__name__}); "
+        f"{subject}: the proxy refused or could not be reached "
+        f"({type(innermost(error)).__name__}); "
         "check the connection extra proxy_url or HTTPS_PROXY/NO_PROXY (and the proxy's "
         "user and password)",
         request_sent=False,
@@ -108,20 +109,20 @@ def _proxy_error(what: str, error: BaseException) -> FireflyConnectionError:
 
 
 def requests_error(
-    error: requests.RequestException, what: str, read_timeout: float, url: str | None = None
+    error: requests.RequestException, subject: str, read_timeout: float, url: str | None = None
 ) -> FireflyError:
     from urllib3.exceptions import NewConnectionError
 
     if isinstance(error, requests.exceptions.SSLError):
-        found = tls_error(error, what, url)
+        found = tls_error(error, subject, url)
         if found is not None:
             return found
     if isinstance(error, requests.exceptions.ProxyError):
-        return _proxy_error(what, error)
+        return _proxy_error(subject, error)
     if isinstance(error, requests.exceptions.ConnectTimeout):
-        return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)
+        return FireflyConnectionError(f"{subject}: timed out connecting", request_sent=False)
     if isinstance(error, requests.exceptions.ReadTimeout):
-        return FireflyTimeoutError(f"{what}: no response within {read_timeout:g} s")
+        return FireflyTimeoutError(f"{subject}: no response within {read_timeout:g} s")
     inner = innermost(error)
     if isinstance(error, requests.exceptions.ConnectionError):
         # NewConnectionError (and its subclass NameResolutionError, a DNS failure) anywhere in
@@ -132,41 +133,41 @@ def requests_error(
         ) or ("Failed to establish a new connection" in str(inner))
         if never_sent:
             return FireflyConnectionError(
-                f"{what}: could not connect ({type(inner).__name__})", request_sent=False
+                f"{subject}: could not connect ({type(inner).__name__})", request_sent=False
             )
-    return FireflyConnectionError(f"{what}: connection failed ({type(inner).__name__})")
+    return FireflyConnectionError(f"{subject}: connection failed ({type(inner).__name__})")
 
 
 def httpx_error(
-    error: Exception, what: str, read_timeout: float, url: str | None = None
+    error: Exception, subject: str, read_timeout: float, url: str | None = None
 ) -> FireflyError:
     import httpx
 
-    found = tls_error(error, what, url) if isinstance(error, httpx.ConnectError) else None
+    found = tls_error(error, subject, url) if isinstance(error, httpx.ConnectError) else None
     if found is not None:
         return found
     if isinstance(error, httpx.ProxyError):
-        return _proxy_error(what, error)
+        return _proxy_error(subject, error)
 
     if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return FireflyConnectionError(f"{what}: timed out connecting", request_sent=False)
+        return FireflyConnectionError(f"{subject}: timed out connecting", request_sent=False)
     if isinstance(error, httpx.ConnectError):
         return FireflyConnectionError(
-            f"{what}: could not connect ({type(innermost(error)).__name__})", request_sent=False
+            f"{subject}: could not connect ({type(innermost(error)).__name__})", request_sent=False
         )
     if isinstance(error, httpx.TimeoutException):
-        return FireflyTimeoutError(f"{what}: no response within {read_timeout:g} s")
-    return FireflyConnectionError(f"{what}: connection failed ({type(error).__name__})")
+        return FireflyTimeoutError(f"{subject}: no response within {read_timeout:g} s")
+    return FireflyConnectionError(f"{subject}: connection failed ({type(error).__name__})")
 
 
-def urllib3_error(error: Exception, what: str, read_timeout: float) -> FireflyError:
+def urllib3_error(error: Exception, subject: str, read_timeout: float) -> FireflyError:
     """A failure while reading a streamed ``requests`` body (urllib3 raises it unwrapped)."""
     from urllib3.exceptions import DecodeError, ReadTimeoutError
 
     if isinstance(error, ReadTimeoutError):
-        return FireflyTimeoutError(f"{what}: no data within {read_timeout:g} s")
+        return FireflyTimeoutError(f"{subject}: no data within {read_timeout:g} s")
     if isinstance(error, DecodeError):
-        return FireflyError(f"{what}: the reply's Content-Encoding could not be decoded")
+        return FireflyError(f"{subject}: the reply's Content-Encoding could not be decoded")
     return FireflyConnectionError(
-        f"{what}: connection failed while reading ({type(innermost(error)).__name__})"
+        f"{subject}: connection failed while reading ({type(innermost(error)).__name__})"
     )

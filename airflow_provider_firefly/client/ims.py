@@ -110,7 +110,7 @@ def mint_token(
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             content=urlencode(form).encode(),
             idempotent=True,
-            what="IMS token request",
+            subject="IMS token request",
         )
     except FireflyError as error:
         # A server or proxy may echo the form back: the secret must not reach the message.

@@ -54,13 +54,13 @@ def is_safe_job_id(value: object) -> TypeGuard[str]:
     )
 
 
-def check_job_id(value: object, *, what: str = "the server") -> str:
+def check_job_id(value: object, *, subject: str = "the server") -> str:
     """``value`` if it is a safe job id, else a :class:`FireflyError` (``/``, ``\\``, ``..``,
     control characters or an absurd length: never used to build a URL or a file name)."""
     if not is_safe_job_id(value):
         shown = clip_server_text(value, 60) if isinstance(value, str) else type(value).__name__
         raise FireflyError(
-            f"{what} gave an invalid job id {shown!r}: a job id is a UUID or urn:ff:jobs:... "
+            f"{subject} gave an invalid job id {shown!r}: a job id is a UUID or urn:ff:jobs:... "
             "(letters, digits and : . _ - only)"
         )
     return value
@@ -75,9 +75,9 @@ def _cancel_url_for(api_url: str, job_id: str) -> str:
     return f"{api_url.rstrip('/')}/v3/cancel/{quote(job_id, safe=':')}"
 
 
-def _job_id_from_url(url: str, what: str) -> str:
+def _job_id_from_url(url: str, subject: str) -> str:
     # The last path segment, percent-decoded: ``%2F..%2F`` must not become a path.
-    return check_job_id(unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]), what=what)
+    return check_job_id(unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]), subject=subject)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _href(links: Any, name: str) -> str | None:
 def parse_submit_response(
     data: Any,
     *,
-    what: str,
+    subject: str,
     api_url: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JobHandle:
@@ -139,32 +139,32 @@ def parse_submit_response(
     are polled on). A job id is always checked to be safe (see :func:`check_job_id`).
 
     :param data: the reply's JSON body.
-    :param what: the request, for error messages.
+    :param subject: the request, for error messages.
     :param api_url: the API's base URL, to build a status URL from a bare job id.
     :param headers: the reply's headers; their ``x-request-id`` becomes the handle's
         ``request_id`` (clipped and redacted like any server text).
     """
-    handle = _handle_from_body(data, what=what, api_url=api_url)
+    handle = _handle_from_body(data, subject=subject, api_url=api_url)
     request_id = header_value(headers or {}, "x-request-id")
     if request_id is None:
         return handle
     return replace(handle, request_id=clip_server_text(request_id, MAX_FIELD))
 
 
-def _handle_from_body(data: Any, *, what: str, api_url: str | None) -> JobHandle:
+def _handle_from_body(data: Any, *, subject: str, api_url: str | None) -> JobHandle:
     if not isinstance(data, dict):
-        raise FireflyError(f"{what} answered without a JSON object describing the job")
+        raise FireflyError(f"{subject} answered without a JSON object describing the job")
     job_id = data.get("jobId")
     status_url = data.get("statusUrl") or _href(data.get("links"), "result")
     cancel_url = data.get("cancelUrl") or _href(data.get("links"), "cancel")
     if job_id is not None and job_id != "":
-        job_id = check_job_id(job_id, what=what)
+        job_id = check_job_id(job_id, subject=subject)
     if not isinstance(status_url, str) or not status_url:
         if not job_id or api_url is None:
-            raise FireflyError(f"{what} answered without a status URL or a job id for the job")
+            raise FireflyError(f"{subject} answered without a status URL or a job id for the job")
         return JobHandle.for_job_id(api_url, job_id)
     if not job_id:
-        job_id = _job_id_from_url(status_url, what)
+        job_id = _job_id_from_url(status_url, subject)
     return JobHandle(job_id, status_url, cancel_url if isinstance(cancel_url, str) else None)
 
 

@@ -104,10 +104,10 @@ def request_spacing(requests_per_minute: float | None) -> float:
     return 60.0 / float(requests_per_minute) * (1.0 + SPACING_MARGIN)
 
 
-def upload_too_large_message(size: int, what: str = "image") -> str:
+def upload_too_large_message(size: int, subject: str = "image") -> str:
     """The one wording of the upload limit, in Adobe's decimal MB."""
     return (
-        f"{what} is {size / 1e6:.1f} MB ({size:,} bytes); Firefly accepts uploads up to "
+        f"{subject} is {size / 1e6:.1f} MB ({size:,} bytes); Firefly accepts uploads up to "
         f"{MAX_UPLOAD_TEXT} ({MAX_UPLOAD_BYTES:,} bytes)"
     )
 
@@ -116,12 +116,12 @@ class Deadline:
     """A total time limit for one request attempt, on the monotonic clock.
 
     :param seconds: the limit; None means no limit.
-    :param what: the request, for the error message.
+    :param subject: the request, for the error message.
     """
 
-    def __init__(self, seconds: float | None, what: str) -> None:
+    def __init__(self, seconds: float | None, subject: str) -> None:
         self.seconds = seconds
-        self.what = what
+        self.subject = subject
         self.expires_at = None if seconds is None else time.monotonic() + seconds
 
     def remaining(self) -> float | None:
@@ -132,7 +132,7 @@ class Deadline:
 
     def expired_error(self) -> FireflyTimeoutError:
         return FireflyTimeoutError(
-            f"{self.what}: no complete response within {self.seconds or 0:g} s (the "
+            f"{self.subject}: no complete response within {self.seconds or 0:g} s (the "
             "connection's request_deadline); the server is too slow or stalled"
         )
 
@@ -151,10 +151,10 @@ class BoundedBody:
     (an error body is only ever parsed for its beginning).
     """
 
-    def __init__(self, limit: int, deadline: Deadline, what: str, *, truncate: bool = False):
+    def __init__(self, limit: int, deadline: Deadline, subject: str, *, truncate: bool = False):
         self.limit = limit
         self.deadline = deadline
-        self.what = what
+        self.subject = subject
         self.truncate = truncate
         self._parts: list[bytes] = []
         self.size = 0
@@ -164,7 +164,7 @@ class BoundedBody:
         if self.size + len(chunk) > self.limit:
             if not self.truncate:
                 raise FireflyError(
-                    f"{self.what}: the reply is larger than {self.limit:,} bytes, far more "
+                    f"{self.subject}: the reply is larger than {self.limit:,} bytes, far more "
                     "than any Firefly reply; refusing to read it (a broken proxy or a hostile "
                     "server?)"
                 )
@@ -194,16 +194,16 @@ class Inflater:
     bomb before it is in memory.
     """
 
-    def __init__(self, encoding: str | None, what: str) -> None:
+    def __init__(self, encoding: str | None, subject: str) -> None:
         coding = (encoding or "identity").strip().lower()
-        self.what = what
+        self.subject = subject
         self._inflater: Any = None
         if coding in ("gzip", "x-gzip", "deflate"):
             # MAX_WBITS | 32: a gzip or a zlib header, whichever the server sent.
             self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
         elif coding not in ("", "identity"):
             raise FireflyError(
-                f"{what}: the reply uses Content-Encoding {coding[:40]!r}, which was not asked "
+                f"{subject}: the reply uses Content-Encoding {coding[:40]!r}, which was not asked "
                 f"for ({ACCEPT_ENCODING})"
             )
 
@@ -219,7 +219,7 @@ class Inflater:
                 out = self._inflater.decompress(pending, _INFLATE_STEP)
             except zlib.error:
                 raise FireflyError(
-                    f"{self.what}: the reply's Content-Encoding could not be decoded"
+                    f"{self.subject}: the reply's Content-Encoding could not be decoded"
                 ) from None
             if out:
                 yield out
@@ -241,7 +241,7 @@ def _too_deep(value: Any) -> bool:
 
 
 def decode_json(
-    content: bytes, *, what: str, status: int | None = None, request_id: str | None = None
+    content: bytes, *, subject: str, status: int | None = None, request_id: str | None = None
 ) -> Any:
     """``content`` as JSON, or a :class:`FireflyError` if it is not JSON or is nested deeper
     than :data:`MAX_JSON_DEPTH` (the parser's ``RecursionError`` included). Empty is None."""
@@ -258,5 +258,5 @@ def decode_json(
         reason = f"is nested deeper than {MAX_JSON_DEPTH} levels"
     shown = f"HTTP {status} with a body" if status is not None else "a body"
     raise FireflyError(
-        f"{what} answered {shown} that {reason}", status=status, request_id=request_id
+        f"{subject} answered {shown} that {reason}", status=status, request_id=request_id
     )

@@ -143,7 +143,7 @@ class RetryPolicy:
         """Called before each wait; subclasses may act on it (e.g. pause a shared budget)."""
 
     def _tenacity_kwargs(
-        self, what: str, idempotent: bool, started_at: float | None = None
+        self, subject: str, idempotent: bool, started_at: float | None = None
     ) -> dict[str, Any]:
         started = time.monotonic() if started_at is None else started_at
 
@@ -157,7 +157,7 @@ class RetryPolicy:
             self.before_retry(error, sleep)
             self.logger.warning(
                 "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                what,
+                subject,
                 retry_reason(error),
                 sleep,
                 state.attempt_number + 1,
@@ -187,18 +187,18 @@ class RetryPolicy:
         }
 
     def retrying(
-        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+        self, subject: str, *, idempotent: bool = True, started_at: float | None = None
     ) -> Retrying:
         """A tenacity controller for blocking code."""
-        return Retrying(**self._tenacity_kwargs(what, idempotent, started_at))
+        return Retrying(**self._tenacity_kwargs(subject, idempotent, started_at))
 
     def async_retrying(
-        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+        self, subject: str, *, idempotent: bool = True, started_at: float | None = None
     ) -> AsyncRetrying:
         """The same controller for asyncio code (sleeps with ``asyncio.sleep``)."""
-        return AsyncRetrying(**self._tenacity_kwargs(what, idempotent, started_at))
+        return AsyncRetrying(**self._tenacity_kwargs(subject, idempotent, started_at))
 
-    def call(self, attempt: Callable[[], T], what: str, *, idempotent: bool = True) -> T:
+    def call(self, attempt: Callable[[], T], subject: str, *, idempotent: bool = True) -> T:
         """Run ``attempt`` under the policy.
 
         The first try runs bare: tenacity's bookkeeping costs more than a warm loopback call,
@@ -221,10 +221,10 @@ class RetryPolicy:
                 raise first
             return attempt()
 
-        return self.retrying(what, idempotent=idempotent, started_at=started)(again)
+        return self.retrying(subject, idempotent=idempotent, started_at=started)(again)
 
     async def acall(
-        self, attempt: Callable[[], Awaitable[T]], what: str, *, idempotent: bool = True
+        self, attempt: Callable[[], Awaitable[T]], subject: str, *, idempotent: bool = True
     ) -> T:
         """:meth:`call` for coroutines."""
         started = time.monotonic()
@@ -243,7 +243,7 @@ class RetryPolicy:
                 raise first
             return await attempt()
 
-        retrying = self.async_retrying(what, idempotent=idempotent, started_at=started)
+        retrying = self.async_retrying(subject, idempotent=idempotent, started_at=started)
         return await retrying(again)
 
 
@@ -272,9 +272,9 @@ class BudgetedRetryPolicy(RetryPolicy):
             self.budget.pause(error.retry_after)
 
     def async_retrying(
-        self, what: str, *, idempotent: bool = True, started_at: float | None = None
+        self, subject: str, *, idempotent: bool = True, started_at: float | None = None
     ) -> AsyncRetrying:
-        retrying = super().async_retrying(what, idempotent=idempotent, started_at=started_at)
+        retrying = super().async_retrying(subject, idempotent=idempotent, started_at=started_at)
         budget = self.budget
         if budget is None:
             return retrying

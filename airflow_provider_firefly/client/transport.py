@@ -69,7 +69,7 @@ _READ_CHUNK = 64 * 1024
 
 
 def iter_body(
-    response: requests.Response, what: str, read_timeout: float, chunk_size: int = _READ_CHUNK
+    response: requests.Response, subject: str, read_timeout: float, chunk_size: int = _READ_CHUNK
 ) -> Iterator[bytes]:
     """The decoded body of a streamed ``requests`` response, chunk by chunk.
 
@@ -85,7 +85,7 @@ def iter_body(
         while chunk := raw.read1(chunk_size, decode_content=True):
             yield chunk
     except (Urllib3Error, OSError) as error:
-        raise urllib3_error(error, what, read_timeout) from None
+        raise urllib3_error(error, subject, read_timeout) from None
 
 
 def attempt_error(
@@ -93,7 +93,7 @@ def attempt_error(
     *,
     watch: AttemptWatch,
     deadline: Deadline,
-    what: str,
+    subject: str,
     url: str,
     read_timeout: float,
 ) -> Exception:
@@ -102,7 +102,7 @@ def attempt_error(
     if watch.fired or deadline.remaining() == 0:
         return deadline.expired_error()
     if isinstance(error, requests.RequestException):
-        return requests_error(error, what, read_timeout, url)
+        return requests_error(error, subject, read_timeout, url)
     return error
 
 
@@ -159,7 +159,7 @@ class SyncTransport(TransportBase):
         read_timeout = self.settings.read_timeout
 
         def attempt() -> HttpResponse:
-            deadline = Deadline(self.settings.request_deadline, out.what)
+            deadline = Deadline(self.settings.request_deadline, out.subject)
             try:
                 with (
                     AttemptWatch(deadline.remaining()) as watch,
@@ -175,8 +175,8 @@ class SyncTransport(TransportBase):
                         **request_options(url, self.settings),
                     ) as response,
                 ):
-                    body = body_for(response.status_code, deadline, out.what)
-                    for chunk in iter_body(response, out.what, read_timeout):
+                    body = body_for(response.status_code, deadline, out.subject)
+                    for chunk in iter_body(response, out.subject, read_timeout):
                         if not body.add(chunk):
                             break
                     if not watch.finish():
@@ -189,16 +189,16 @@ class SyncTransport(TransportBase):
                     error,
                     watch=watch,
                     deadline=deadline,
-                    what=out.what,
+                    subject=out.subject,
                     url=url,
                     read_timeout=read_timeout,
                 ) from None
-            check_response(result.status, result.headers, result.content, out.what)
+            check_response(result.status, result.headers, result.content, out.subject)
             return result
 
         paced = attempt if self.pacer is None else functools.partial(self.pacer.call, attempt)
         idempotent = options.get("idempotent", True)
-        return (policy or self.policy).call(paced, out.what, idempotent=idempotent)
+        return (policy or self.policy).call(paced, out.subject, idempotent=idempotent)
 
     def close(self) -> None:
         if self._owns_session:

@@ -38,7 +38,7 @@ class RequestOptions(TypedDict, total=False):
     :param params: the query string.
     :param idempotent: False for a request that must not be repeated where the server may
         have acted on it (a billed job submission); True by default.
-    :param what: how errors and logs name the request (``"METHOD /path"`` by default).
+    :param subject: how errors and logs name the request (``"METHOD /path"`` by default).
     """
 
     headers: Mapping[str, str] | None
@@ -46,7 +46,7 @@ class RequestOptions(TypedDict, total=False):
     content: bytes | None
     params: Mapping[str, Any] | None
     idempotent: bool
-    what: str | None
+    subject: str | None
 
 
 class TransportBase:
@@ -81,5 +81,5 @@ class TransportBase:
             headers=options.get("headers"),
             json_body=options.get("json_body"),
             content=options.get("content"),
-            what=options.get("what"),
+            subject=options.get("subject"),
         )

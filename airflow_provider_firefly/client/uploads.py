@@ -38,11 +38,11 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
-def check_upload_size(size: int, what: str = "image") -> None:
+def check_upload_size(size: int, subject: str = "image") -> None:
     """Refuse more than :data:`MAX_UPLOAD_BYTES` (15 MB as Adobe counts it)."""
     if size > MAX_UPLOAD_BYTES:
         raise FireflyValidationError(
-            upload_too_large_message(size, what),
+            upload_too_large_message(size, subject),
             errors=[{"loc": ["image"], "msg": "too large", "type": "value_error"}],
         )
 

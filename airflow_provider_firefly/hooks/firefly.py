@@ -357,7 +357,7 @@ class FireflyHook(BaseHook):
             path: Any = source
             if not path.exists():
                 raise FireflyConfigError(f"image {path} does not exist", field="image")
-            check_upload_size(path.stat().st_size, what=f"image {path}")
+            check_upload_size(path.stat().st_size, subject=f"image {path}")
             with path.open("rb") as handle:
                 return self.client.upload_image(handle.read(), content_type=content_type)
         return self.client.upload_image(source, content_type=content_type)  # type: ignore[arg-type]

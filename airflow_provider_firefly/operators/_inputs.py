@@ -163,11 +163,11 @@ class ImageInputs:
 
     def _local(self, param: str, path: Path) -> ImageInput:
         if not path.is_file():
-            what = "is a directory" if path.is_dir() else "does not exist"
+            subject = "is a directory" if path.is_dir() else "does not exist"
             raise bad_param(
                 self.operator,
                 param,
-                f"names a local file that {what}: {str(path)!r}",
+                f"names a local file that {subject}: {str(path)!r}",
                 "give an existing image file, an upload id, a presigned https URL or an "
                 "ObjectStoragePath",
             )

@@ -134,7 +134,7 @@ def test_parse_retry_after_unreadable(value: str | None) -> None:
 )
 def test_error_from_response_types(status: int, error_type: type[FireflyError]) -> None:
     body = b'{"error_code":"validation_error","message":"m"}' if status == 422 else b""
-    error = error_from_response(status, {"X-Request-Id": "rid-9"}, body, what="POST /v3/x")
+    error = error_from_response(status, {"X-Request-Id": "rid-9"}, body, subject="POST /v3/x")
     assert type(error) is error_type
     assert error.status == status
     assert error.request_id == "rid-9"
@@ -146,7 +146,7 @@ def test_error_from_response_types(status: int, error_type: type[FireflyError]) 
 
 
 def test_413_html_gets_a_hint() -> None:
-    error = error_from_response(413, {}, b"<html><title>413</title></html>", what="POST /v2/x")
+    error = error_from_response(413, {}, b"<html><title>413</title></html>", subject="POST /v2/x")
     assert "15 MB" in str(error)
 
 

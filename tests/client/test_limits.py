@@ -49,15 +49,15 @@ API = "https://firefly-api.adobe.io"
 def test_too_deep_json_is_a_firefly_error(levels: int) -> None:
     for doc in (b"[" * levels + b"]" * levels, b'{"a":' * levels + b"1" + b"}" * levels):
         with pytest.raises(FireflyError, match="nested deeper"):
-            decode_json(doc, what="x")
+            decode_json(doc, subject="x")
 
 
 def test_json_at_the_depth_limit_and_odd_bodies() -> None:
     levels = MAX_JSON_DEPTH
-    assert decode_json(b"[" * levels + b"]" * levels, what="x") is not None
-    assert decode_json(b"", what="x") is None
+    assert decode_json(b"[" * levels + b"]" * levels, subject="x") is not None
+    assert decode_json(b"", subject="x") is None
     with pytest.raises(FireflyError, match="not JSON") as caught:
-        decode_json(b"<html>", what="GET /v3/status", status=502, request_id="r1")
+        decode_json(b"<html>", subject="GET /v3/status", status=502, request_id="r1")
     assert caught.value.status == 502
     assert caught.value.request_id == "r1"
 
@@ -150,15 +150,15 @@ def test_job_id_check_never_lets_a_path_through(value: str) -> None:
 
 
 def test_submit_reply_shapes() -> None:
-    handle = parse_submit_response({"jobId": "urn:ff:jobs:1"}, what="x", api_url=API)
+    handle = parse_submit_response({"jobId": "urn:ff:jobs:1"}, subject="x", api_url=API)
     assert handle.status_url == f"{API}/v3/status/urn:ff:jobs:1"
     assert handle.cancel_url == f"{API}/v3/cancel/urn:ff:jobs:1"
     with pytest.raises(FireflyError, match="without a status URL or a job id"):
-        parse_submit_response({"jobId": "urn:ff:jobs:1"}, what="x")
+        parse_submit_response({"jobId": "urn:ff:jobs:1"}, subject="x")
     with pytest.raises(FireflyError, match="invalid job id"):
-        parse_submit_response({"statusUrl": f"{API}/v3/status/%2E%2E%2Fx"}, what="x")
+        parse_submit_response({"statusUrl": f"{API}/v3/status/%2E%2E%2Fx"}, subject="x")
     links = {"links": {"result": {"href": f"{API}/v3/status/abc-1"}}}
-    assert parse_submit_response(links, what="x").job_id == "abc-1"
+    assert parse_submit_response(links, subject="x").job_id == "abc-1"
 
 
 def test_status_reply_fields_are_clipped_and_unsafe_ids_ignored() -> None:
@@ -185,7 +185,7 @@ def test_server_codes_and_ids_are_clipped_and_redacted() -> None:
         429,
         {"x-request-id": "r\n" + jwt, "x-access-rate-limit-level": "org" * 100},
         b'{"error_code": "' + jwt.encode() + b'", "message": "slow"}',
-        what="GET /v3/status",
+        subject="GET /v3/status",
     )
     assert isinstance(error, FireflyRateLimitError)
     shown = str(error) + repr(error)

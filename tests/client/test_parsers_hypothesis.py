@@ -120,7 +120,7 @@ def test_parse_error_body_never_raises(body: bytes | str) -> None:
 def test_error_from_response_always_a_firefly_error(
     status: int, headers: dict[str, str], body: str | bytes
 ) -> None:
-    error = error_from_response(status, headers, body, what="GET /x")
+    error = error_from_response(status, headers, body, subject="GET /x")
     assert isinstance(error, FireflyError)
     assert error.status == status
     str(error)
@@ -144,7 +144,7 @@ def test_parse_job_status_never_crashes(data: Any, job_id: str | None) -> None:
 @given(anything)
 def test_parse_submit_response_never_crashes(data: Any) -> None:
     try:
-        handle = parse_submit_response(data, what="POST /v3/x")
+        handle = parse_submit_response(data, subject="POST /v3/x")
     except FireflyError:
         return
     assert handle.status_url
@@ -155,7 +155,7 @@ def test_parse_submit_response_never_crashes(data: Any) -> None:
 def test_hostile_bodies_stay_fast() -> None:
     for body in (b"[" * 200_000, b'{"a":' * 100_000, b"x" * 10_000_000, b"\x00" * 100_000):
         parse_error_body(body)
-        error_from_response(500, {}, body, what="GET /x")
+        error_from_response(500, {}, body, subject="GET /x")
 
 
 @pytest.mark.parametrize("progress", [10**400, -(10**400), float("nan"), float("inf"), True, "50"])

@@ -99,7 +99,7 @@ def test_deadline_warnings_name_the_job(
 
 def test_a_hostile_request_id_is_clipped() -> None:
     body = {"jobId": "urn:ff:jobs:x:1", "statusUrl": "https://x/v3/status/1"}
-    handle = parse_submit_response(body, what="POST", headers={"X-Request-Id": "r" * 5000})
+    handle = parse_submit_response(body, subject="POST", headers={"X-Request-Id": "r" * 5000})
     assert handle.request_id is not None
     assert 0 < len(handle.request_id) <= MAX_FIELD + 3  # clipped, with an ellipsis at most
     loaded = JobHandle.from_dict({**handle.to_dict(), "request_id": "s" * 5000})

@@ -29,7 +29,7 @@ def _record(cluster: Cluster, name: str, figures: dict[str, Any]) -> None:
     (cluster.root / f"figures-{name}.json").write_text(json.dumps(figures, indent=2))
 
 
-def _wait_for(what: str, check: Any, timeout: float, cluster: Cluster) -> Any:
+def _wait_for(subject: str, check: Any, timeout: float, cluster: Cluster) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -37,7 +37,7 @@ def _wait_for(what: str, check: Any, timeout: float, cluster: Cluster) -> Any:
             return value
         cluster.procs.check_alive(["api-server", "scheduler", "postgres", "redis"])
         time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {subject}")
 
 
 def test_mapped_tasks_on_both_workers_share_one_token(

@@ -95,7 +95,7 @@ def test_error_bodies() -> None:
     def check(body: bytes | str, status: int) -> None:
         started = time.perf_counter()
         parsed = parse_error_body(body)
-        error = error_from_response(status, {"retry-after": "5"}, body, what="POST /x")
+        error = error_from_response(status, {"retry-after": "5"}, body, subject="POST /x")
         seen.append(time.perf_counter() - started)
         assert isinstance(parsed, dict)
         assert isinstance(error, FireflyError)

@@ -39,8 +39,8 @@ DEFER_FIRST_POLL = 20.0
 SUBJECTS = ("a lighthouse at dawn", "a red bicycle", "a fox in the snow", "a paper boat")
 
 
-def _prompts(n: int, what: str) -> list[str]:
-    return [f"{SUBJECTS[i % len(SUBJECTS)]}, {what} {i}" for i in range(n)]
+def _prompts(n: int, subject: str) -> list[str]:
+    return [f"{SUBJECTS[i % len(SUBJECTS)]}, {subject} {i}" for i in range(n)]
 
 
 def _dag(dag_id: str) -> DAG:
