@@ -59,6 +59,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"airflow_provider_firefly\.client\.(retry\.RetryPolicy|submit_methods\.\w+)"),
     # type hints imported under TYPE_CHECKING: Airflow's PokeReturnValue and internal classes
     (r"py:class", r"PokeReturnValue|StreamResult|ImageInputs"),
+    # the mixin that gives operators and the sensor their hook (internal)
+    (r"py:class", r"airflow_provider_firefly\.operators\.runtime\.FireflyHookMixin"),
 ]
 
 

@@ -72,6 +72,9 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from airflow_provider_firefly.operators.uploads import (
         FireflyUploadImageOperator as FireflyUploadImageOperator,
     )
+    from airflow_provider_firefly.operators.variations import (
+        FireflyVariationsOperator as FireflyVariationsOperator,
+    )
     from airflow_provider_firefly.operators.video import (
         FireflyGenerateVideoOperator as FireflyGenerateVideoOperator,
     )
@@ -81,6 +84,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
 _MODULES = {
     "FireflyBaseOperator": "base",
     "FireflyRequest": "base",
+    "FireflyVariationsOperator": "variations",
     "FireflyGenerateImagesOperator": "images",
     "FireflyGenerateSimilarImagesOperator": "images",
     "FireflyExpandImageOperator": "image_edits",
