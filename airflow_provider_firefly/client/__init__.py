@@ -7,68 +7,77 @@ Names are imported on first use: Airflow reads this provider's metadata (which n
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+from airflow_provider_firefly.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from airflow_provider_firefly.client.access_token import (
-        MAX_TOKEN_LIFETIME,
-        AccessToken,
-        token_fingerprint,
+        MAX_TOKEN_LIFETIME as MAX_TOKEN_LIFETIME,
     )
-    from airflow_provider_firefly.client.api import (
-        FireflyClient,
-        PollPolicy,
-    )
-    from airflow_provider_firefly.client.async_api import AsyncFireflyClient
-    from airflow_provider_firefly.client.config import (
-        DEFAULT_API_URL,
-        DEFAULT_IMS_URL,
-        DEFAULT_SCOPES,
-        FireflyCredentials,
-        HttpSettings,
-        TokenCacheSettings,
+    from airflow_provider_firefly.client.access_token import AccessToken as AccessToken
+    from airflow_provider_firefly.client.access_token import token_fingerprint as token_fingerprint
+    from airflow_provider_firefly.client.api import FireflyClient as FireflyClient
+    from airflow_provider_firefly.client.api import PollPolicy as PollPolicy
+    from airflow_provider_firefly.client.async_api import AsyncFireflyClient as AsyncFireflyClient
+    from airflow_provider_firefly.client.config import DEFAULT_API_URL as DEFAULT_API_URL
+    from airflow_provider_firefly.client.config import DEFAULT_IMS_URL as DEFAULT_IMS_URL
+    from airflow_provider_firefly.client.config import DEFAULT_SCOPES as DEFAULT_SCOPES
+    from airflow_provider_firefly.client.config import FireflyCredentials as FireflyCredentials
+    from airflow_provider_firefly.client.config import HttpSettings as HttpSettings
+    from airflow_provider_firefly.client.config import TokenCacheSettings as TokenCacheSettings
+    from airflow_provider_firefly.client.errors import FireflyAccessError as FireflyAccessError
+    from airflow_provider_firefly.client.errors import FireflyAuthError as FireflyAuthError
+    from airflow_provider_firefly.client.errors import FireflyConfigError as FireflyConfigError
+    from airflow_provider_firefly.client.errors import FireflyConflictError as FireflyConflictError
+    from airflow_provider_firefly.client.errors import (
+        FireflyConnectionError as FireflyConnectionError,
     )
     from airflow_provider_firefly.client.errors import (
-        FireflyAccessError,
-        FireflyAuthError,
-        FireflyConfigError,
-        FireflyConflictError,
-        FireflyConnectionError,
-        FireflyContentPolicyError,
-        FireflyDownloadRefusedError,
-        FireflyError,
-        FireflyJobCancelledError,
-        FireflyJobError,
-        FireflyJobFailedError,
-        FireflyJobTimeoutError,
-        FireflyNotFoundError,
-        FireflyOutputExpiredError,
-        FireflyRateLimitError,
-        FireflyRequestError,
-        FireflyServerError,
-        FireflyTimeoutError,
-        FireflyTLSError,
-        FireflyValidationError,
+        FireflyContentPolicyError as FireflyContentPolicyError,
     )
-    from airflow_provider_firefly.client.jobs import (
-        JobHandle,
-        JobOutput,
-        JobStatus,
+    from airflow_provider_firefly.client.errors import (
+        FireflyDownloadRefusedError as FireflyDownloadRefusedError,
     )
-    from airflow_provider_firefly.client.operations import (
-        OPERATIONS,
-        Operation,
+    from airflow_provider_firefly.client.errors import FireflyError as FireflyError
+    from airflow_provider_firefly.client.errors import (
+        FireflyJobCancelledError as FireflyJobCancelledError,
     )
-    from airflow_provider_firefly.client.shared_store import SharedTokenStore
-    from airflow_provider_firefly.client.token_cache import HostTokenCache
-    from airflow_provider_firefly.client.token_registry import clear_memory_cache
-    from airflow_provider_firefly.client.token_sealing import (
-        TokenCacheError,
-        decrypt_token,
-        encrypt_token,
+    from airflow_provider_firefly.client.errors import FireflyJobError as FireflyJobError
+    from airflow_provider_firefly.client.errors import (
+        FireflyJobFailedError as FireflyJobFailedError,
     )
-    from airflow_provider_firefly.client.tokens import TokenManager
+    from airflow_provider_firefly.client.errors import (
+        FireflyJobTimeoutError as FireflyJobTimeoutError,
+    )
+    from airflow_provider_firefly.client.errors import FireflyNotFoundError as FireflyNotFoundError
+    from airflow_provider_firefly.client.errors import (
+        FireflyOutputExpiredError as FireflyOutputExpiredError,
+    )
+    from airflow_provider_firefly.client.errors import (
+        FireflyRateLimitError as FireflyRateLimitError,
+    )
+    from airflow_provider_firefly.client.errors import FireflyRequestError as FireflyRequestError
+    from airflow_provider_firefly.client.errors import FireflyServerError as FireflyServerError
+    from airflow_provider_firefly.client.errors import FireflyTimeoutError as FireflyTimeoutError
+    from airflow_provider_firefly.client.errors import FireflyTLSError as FireflyTLSError
+    from airflow_provider_firefly.client.errors import (
+        FireflyValidationError as FireflyValidationError,
+    )
+    from airflow_provider_firefly.client.jobs import JobHandle as JobHandle
+    from airflow_provider_firefly.client.jobs import JobOutput as JobOutput
+    from airflow_provider_firefly.client.jobs import JobStatus as JobStatus
+    from airflow_provider_firefly.client.operations import OPERATIONS as OPERATIONS
+    from airflow_provider_firefly.client.operations import Operation as Operation
+    from airflow_provider_firefly.client.shared_store import SharedTokenStore as SharedTokenStore
+    from airflow_provider_firefly.client.token_cache import HostTokenCache as HostTokenCache
+    from airflow_provider_firefly.client.token_registry import (
+        clear_memory_cache as clear_memory_cache,
+    )
+    from airflow_provider_firefly.client.token_sealing import TokenCacheError as TokenCacheError
+    from airflow_provider_firefly.client.token_sealing import decrypt_token as decrypt_token
+    from airflow_provider_firefly.client.token_sealing import encrypt_token as encrypt_token
+    from airflow_provider_firefly.client.tokens import TokenManager as TokenManager
 
 _LAZY: dict[str, str] = {
     "AsyncFireflyClient": "airflow_provider_firefly.client.async_api",
@@ -117,58 +126,5 @@ _LAZY: dict[str, str] = {
     "clear_memory_cache": "airflow_provider_firefly.client.token_registry",
 }
 
-__all__ = [
-    "DEFAULT_API_URL",
-    "DEFAULT_IMS_URL",
-    "DEFAULT_SCOPES",
-    "MAX_TOKEN_LIFETIME",
-    "OPERATIONS",
-    "AccessToken",
-    "AsyncFireflyClient",
-    "FireflyAccessError",
-    "FireflyAuthError",
-    "FireflyClient",
-    "FireflyConfigError",
-    "FireflyConflictError",
-    "FireflyConnectionError",
-    "FireflyContentPolicyError",
-    "FireflyCredentials",
-    "FireflyDownloadRefusedError",
-    "FireflyError",
-    "FireflyJobCancelledError",
-    "FireflyJobError",
-    "FireflyJobFailedError",
-    "FireflyJobTimeoutError",
-    "FireflyNotFoundError",
-    "FireflyOutputExpiredError",
-    "FireflyRateLimitError",
-    "FireflyRequestError",
-    "FireflyServerError",
-    "FireflyTLSError",
-    "FireflyTimeoutError",
-    "FireflyValidationError",
-    "HostTokenCache",
-    "HttpSettings",
-    "JobHandle",
-    "JobOutput",
-    "JobStatus",
-    "Operation",
-    "PollPolicy",
-    "SharedTokenStore",
-    "TokenCacheError",
-    "TokenCacheSettings",
-    "TokenManager",
-    "clear_memory_cache",
-    "decrypt_token",
-    "encrypt_token",
-    "token_fingerprint",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__all__ = sorted(_LAZY)  # noqa: PLE0605
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

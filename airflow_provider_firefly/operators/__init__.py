@@ -29,8 +29,9 @@ try's) was sent but never answered: see ``resubmit_unanswered``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_firefly.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from airflow_provider_firefly.operators._runner import (
@@ -104,17 +105,4 @@ _MODULES = {
 }
 
 __all__ = sorted(_MODULES)  # noqa: PLE0605
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    path = module if "." in module else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(path), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULES})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

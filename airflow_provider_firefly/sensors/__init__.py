@@ -6,22 +6,13 @@ FireflyJobSensor`` loads the sensor's module only then.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_firefly.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
-    from airflow_provider_firefly.sensors.firefly import FireflyJobSensor
+    from airflow_provider_firefly.sensors.firefly import FireflyJobSensor as FireflyJobSensor
 
-__all__ = ["FireflyJobSensor"]
-
-
-def __getattr__(name: str) -> Any:
-    if name != "FireflyJobSensor":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.firefly"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+_MODULES = {"FireflyJobSensor": "firefly"}
+__all__ = sorted(_MODULES)  # noqa: PLE0605
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
