@@ -37,7 +37,7 @@ def test_task_started_at_is_the_monotonic_time_of_the_start() -> None:
         _context(None),
         _context("2026-01-01T00:00:00Z"),  # not a datetime
         _context(datetime.now() - timedelta(seconds=5)),  # naive: which zone?
-        _context(datetime.now(timezone.utc) + timedelta(seconds=60)),  # in the future
+        _context(datetime.now(timezone.utc) + timedelta(days=1)),  # in the future
     ],
 )
 def test_no_usable_start_means_none(context: dict[str, Any]) -> None:
