@@ -44,22 +44,7 @@ def output_error(status: int, subject: str) -> FireflyError:
 
 def innermost(error: BaseException) -> BaseException:
     """The deepest exception nested in ``error`` (the one whose name says what happened)."""
-    seen = set()
-    current: BaseException = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        nested = getattr(current, "reason", None)
-        if isinstance(nested, BaseException):
-            current = nested
-            continue
-        if current.args and isinstance(current.args[0], BaseException):
-            current = current.args[0]
-            continue
-        if current.__cause__ is not None:
-            current = current.__cause__
-            continue
-        break
-    return current
+    return exception_chain(error)[-1]
 
 
 def exception_chain(error: BaseException) -> list[BaseException]:
