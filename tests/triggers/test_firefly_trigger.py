@@ -137,7 +137,8 @@ def test_deadline_cancels_the_job(firefly_emulator: FireflyEmulator, set_conn: A
     trigger = _trigger(conn, job, expected_seconds=0.3, deadline=time.time() + 1.0)
     started = time.monotonic()
     event = _only_event(run_trigger(trigger))
-    assert 0.9 <= time.monotonic() - started < 5
+    # not before the deadline; the bound only catches a hang (a busy CI host took 4.5 s)
+    assert 0.9 <= time.monotonic() - started < 30
     assert event["status"] == "deadline", event
     assert event["error_type"] == "FireflyJobTimeoutError"
     assert "deadline" in event["message"]
